@@ -1,0 +1,176 @@
+"""The ``stockplan`` command line: solve, validate and evaluate problems."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stockplan.models.plan import Decisions, Plan
+from stockplan.models.validation import FieldError, ProblemError, errors_from_pydantic, load_problem
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Backorder planning, solved to a proven gap.")
+console = Console()
+err_console = Console(stderr=True)
+
+EXAMPLE_PREFIX = "example:"
+EXIT_INPUT = 2  # bad input: unreadable file, invalid problem or plan
+EXIT_NO_PLAN = 3  # the solver produced no plan
+
+
+def example_names() -> list[str]:
+    folder = resources.files("stockplan.api") / "examples"
+    return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def read_json(source: str) -> Any:
+    """Read a JSON file, or a bundled example named ``example:NAME``; exit with a message on failure."""
+    try:
+        if source.startswith(EXAMPLE_PREFIX):
+            name = source.removeprefix(EXAMPLE_PREFIX)
+            if name not in example_names():
+                fail(f"unknown example {name!r}; bundled: {', '.join(example_names())}")
+            text = (resources.files("stockplan.api") / "examples" / f"{name}.json").read_text()
+        else:
+            text = Path(source).read_text(encoding="utf-8")
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{source}: cannot read ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc})")
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> Any:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def report_errors(source: str, errors: list[FieldError]) -> None:
+    err_console.print(f"[bold red]{source}: {len(errors)} error(s)[/]", highlight=False)
+    for e in errors:
+        err_console.print(f"  {e.path}: {e.message}", highlight=False, markup=False)
+
+
+def parse_problem(source: str):  # type: ignore[no-untyped-def]
+    data = read_json(source)
+    try:
+        return load_problem(data)
+    except ProblemError as exc:
+        report_errors(source, exc.errors)
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+@app.command()
+def validate(problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME")]) -> None:
+    """Check a problem; list every error with its JSON path."""
+    parse_problem(problem)
+    console.print(f"[green]{problem}: valid[/]")
+
+
+@app.command()
+def solve(
+    problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME (bundled)")],
+    out: Annotated[Path | None, typer.Option(help="Write the plan as JSON here")] = None,
+    backend: Annotated[str, typer.Option(help="MIP backend (see `stockplan backends`)")] = "highs",
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds, enforced by stopping the solver")] = 60.0,
+    gap: Annotated[float, typer.Option(min=0.0, max=1.0, help="Relative gap at which to stop")] = 1e-6,
+    threads: Annotated[int, typer.Option(min=1)] = 1,
+    seed: Annotated[int, typer.Option()] = 0,
+    warm_start: Annotated[bool, typer.Option(help="Start from the greedy plan")] = True,
+) -> None:
+    """Solve a problem for minimum cost and print a summary."""
+    from stockplan.solver.backends import BACKENDS
+    from stockplan.solver.backends.base import SolveOptions
+    from stockplan.solver.solve import solve as run_solve
+
+    if backend not in BACKENDS:
+        fail(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    parsed = parse_problem(problem)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
+    with console.status(f"solving with {backend} (limit {time_limit:g} s)"):
+        plan = run_solve(parsed, options, backend=backend, warm_start=warm_start, isolate=True)
+    print_summary(problem, plan)
+    if plan.status == "error":
+        fail(f"no plan: {plan.message}", EXIT_NO_PLAN)
+    if out is not None:
+        try:
+            out.write_text(plan.model_dump_json(indent=1, exclude_none=True))
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
+        console.print(f"plan written to {out}")
+
+
+@app.command()
+def evaluate(
+    problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME")],
+    plan: Annotated[str, typer.Argument(help="Plan JSON file (shipments, forecast_fills, purchase_orders)")],
+) -> None:
+    """Check a plan against a problem: every broken rule, and its cost."""
+    from pydantic import ValidationError
+
+    from stockplan.solver.evaluator import evaluate as run_evaluate
+
+    parsed = parse_problem(problem)
+    data = read_json(plan)
+    try:
+        decisions = Decisions.model_validate(data)
+    except ValidationError as exc:
+        report_errors(plan, errors_from_pydantic(exc))
+        raise typer.Exit(EXIT_INPUT) from None
+    result = run_evaluate(parsed, decisions)
+    table = Table(title="cost", show_header=False)
+    for part, value in result.costs.model_dump().items():
+        table.add_row(part, f"{value:,.2f}")
+    table.add_row("[bold]total", f"[bold]{result.cost:,.2f}")
+    console.print(table)
+    if result.feasible:
+        console.print("[green]feasible: the plan obeys every rule[/]")
+        return
+    console.print(f"[red]infeasible: {len(result.violations)} violation(s)[/]")
+    for v in result.violations:
+        console.print(f"  [{v.rule}] {v.message}", highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def backends() -> None:
+    """List the MIP backends."""
+    from stockplan.solver.backends import BACKENDS
+
+    for name in BACKENDS:
+        console.print(name)
+
+
+@app.command()
+def examples() -> None:
+    """List the bundled example problems (use them as example:NAME)."""
+    for name in example_names():
+        console.print(f"{EXAMPLE_PREFIX}{name}")
+
+
+def print_summary(source: str, plan: Plan) -> None:
+    head = Table(title=f"{source}", show_header=False)
+    head.add_row("status", f"[bold]{plan.status}[/]")
+    head.add_row("cost", f"{plan.cost:,.3f}")
+    head.add_row("bound", "—" if plan.bound is None else f"{plan.bound:,.3f}")
+    head.add_row("gap", "—" if plan.gap is None else f"{plan.gap:.4%}")
+    head.add_row("backend", plan.backend)
+    head.add_row("seconds", f"{plan.solve_seconds:.2f} (model built in {plan.build_seconds:.2f})")
+    head.add_row("decisions", f"{len(plan.shipments)} shipments, {len(plan.purchase_orders)} purchase orders, "
+                              f"{len(plan.forecast_fills)} forecast fills")
+    if plan.message:
+        head.add_row("note", plan.message)
+    console.print(head)
+    costs = Table(title="cost parts", show_header=False)
+    for part, value in plan.costs.model_dump().items():
+        costs.add_row(part, f"{value:,.2f}")
+    console.print(costs)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,98 @@
+"""Pydantic models of a plan: the decisions of §Decisions and the outputs of §Outputs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stockplan.models.problem import Id, NonNegInt
+
+Period = Annotated[int, Field(ge=0)]
+
+
+class PlanModel(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False, extra="allow")
+
+
+class Shipment(PlanModel):
+    order: Id
+    line: NonNegInt
+    location: Id
+    period: Period
+    quantity: NonNegInt
+
+
+class ForecastFill(PlanModel):
+    sku: Id
+    location: Id
+    period: Period
+    quantity: NonNegInt
+
+
+class DropshipLine(PlanModel):
+    order: Id
+    line: NonNegInt
+    quantity: NonNegInt
+
+
+class PurchaseOrder(PlanModel):
+    agreement: Id
+    period: Period
+    quantity: NonNegInt
+    lines: list[DropshipLine] | None = None
+
+
+class Costs(PlanModel):
+    """The seven parts of §The cost of a plan."""
+
+    purchase: float = 0.0
+    order_fixed: float = 0.0
+    holding: float = 0.0
+    safety_stock: float = 0.0
+    backorder: float = 0.0
+    lost_sales: float = 0.0
+    shipping: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return (
+            self.purchase
+            + self.order_fixed
+            + self.holding
+            + self.safety_stock
+            + self.backorder
+            + self.lost_sales
+            + self.shipping
+        )
+
+
+class Status(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"
+
+
+class Decisions(PlanModel):
+    """Only the decisions: what a planner edits and the evaluator checks."""
+
+    shipments: list[Shipment] = Field(default_factory=list)
+    forecast_fills: list[ForecastFill] = Field(default_factory=list)
+    purchase_orders: list[PurchaseOrder] = Field(default_factory=list)
+
+
+class Plan(Decisions):
+    """A solved plan: decisions plus what the solver proved about them."""
+
+    status: Status
+    cost: float
+    costs: Costs
+    bound: float | None = None
+    gap: float | None = None
+    solve_seconds: float = 0.0
+    build_seconds: float = 0.0
+    backend: str = ""
+    message: str = ""

@@ -1,0 +1,167 @@
+"""Pydantic models of a planning problem, written to the planning model's §Inputs.
+
+Field names are the wire names. Structural rules (types, ranges, finiteness)
+live on the fields; rules that span entities (unique ids, references, date
+order) live in :mod:`stockplan.models.validation` so that every error can be
+reported at once with its JSON path.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stockplan.models.periods import lead_time_periods, period_of
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WireModel(BaseModel):
+    """Base: finite numbers only; unknown fields are kept (the model may be extended)."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="allow", frozen=False)
+
+
+class Horizon(WireModel):
+    start: date
+    periods: Annotated[int, Field(ge=1, le=520)]
+    period_days: Annotated[int, Field(ge=1, le=366)]
+
+    def period_of(self, day: date) -> int:
+        """Period of ``day``; ``>= periods`` means beyond the horizon."""
+        return period_of(day, self.start, self.period_days)
+
+    def lead_periods(self, days: int) -> int:
+        return lead_time_periods(days, self.period_days)
+
+    def date_of(self, period: int) -> date:
+        """First day of ``period``."""
+        from datetime import timedelta
+
+        return self.start + timedelta(days=period * self.period_days)
+
+
+class Item(WireModel):
+    sku: Id
+    holding_cost: NonNegFloat = 0.0
+    backorder_cost: NonNegFloat = 0.0
+    lost_sale_cost: NonNegFloat
+
+
+class Location(WireModel):
+    id: Id
+
+
+class Stock(WireModel):
+    sku: Id
+    location: Id
+    on_hand: NonNegInt = 0
+    safety_stock: NonNegInt | None = None
+    safety_stock_cost: NonNegFloat = 0.0
+    # Statistics from which safety stock and the reorder point are derived
+    # (spec §Safety stock and reorder points) when ``safety_stock`` is absent.
+    demand_per_period: NonNegFloat | None = None
+    demand_std: NonNegFloat | None = None
+    service_level: Annotated[float, Field(gt=0.5, lt=1.0)] | None = None
+
+
+class Inbound(WireModel):
+    sku: Id
+    location: Id
+    quantity: NonNegInt
+    arrives: date
+    ref: str | None = None
+
+
+class OrderLine(WireModel):
+    sku: Id
+    quantity: Annotated[int, Field(ge=1)]
+    backorder_cost: NonNegFloat | None = None
+
+
+class Order(WireModel):
+    id: Id
+    customer: str
+    priority: Annotated[int, Field(ge=1)] = 3
+    due: date
+    earliest: date | None = None
+    latest: date | None = None
+    ship_complete: bool = False
+    ship_cost: dict[str, NonNegFloat] | None = None
+    lines: Annotated[list[OrderLine], Field(min_length=1)]
+
+
+class Forecast(WireModel):
+    sku: Id
+    location: Id
+    date: date
+    quantity: NonNegInt
+
+
+class Supplier(WireModel):
+    id: Id
+    order_cost: NonNegFloat = 0.0
+
+
+class Role(StrEnum):
+    PRIMARY = "primary"
+    ALTERNATE = "alternate"
+    DROPSHIP = "dropship"
+
+
+class PriceBreak(WireModel):
+    min_qty: Annotated[int, Field(ge=1)]
+    unit_cost: NonNegFloat
+
+
+class Agreement(WireModel):
+    id: Id
+    supplier: Id
+    sku: Id
+    role: Role
+    location: Id | None = None
+    unit_cost: NonNegFloat
+    lead_time_days: NonNegInt
+    moq: NonNegInt = 0
+    pack_size: Annotated[int, Field(ge=1)] = 1
+    capacity_per_period: NonNegInt | None = None
+    price_breaks: list[PriceBreak] | None = None
+
+    def price_at(self, quantity: int) -> float:
+        """All-units price: the break with the largest ``min_qty <= quantity``."""
+        price = self.unit_cost
+        best = 0
+        for pb in self.price_breaks or ():
+            if best < pb.min_qty <= quantity:
+                best, price = pb.min_qty, pb.unit_cost
+        return price
+
+
+class Policy(StrEnum):
+    MIN_COST = "min_cost"
+    PRIORITY = "priority"
+    FAIR_SHARE = "fair_share"
+
+
+class Settings(WireModel):
+    policy: Policy = Policy.MIN_COST
+    time_limit: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    gap: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class Problem(WireModel):
+    horizon: Horizon
+    items: list[Item]
+    locations: Annotated[list[Location], Field(min_length=1)]
+    stock: list[Stock] = Field(default_factory=list)
+    inbound: list[Inbound] = Field(default_factory=list)
+    orders: list[Order] = Field(default_factory=list)
+    forecast: list[Forecast] = Field(default_factory=list)
+    suppliers: list[Supplier] = Field(default_factory=list)
+    agreements: list[Agreement] = Field(default_factory=list)
+    settings: Settings = Field(default_factory=Settings)

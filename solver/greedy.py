@@ -1,0 +1,243 @@
+"""The greedy baseline: how a rule-based system allocates.
+
+Lines in order of priority, then due date: stock first (on time, from the
+cheapest allowed warehouse), then the cheapest agreement that can deliver in
+time honouring MOQ, pack size and capacity, then the earliest late delivery.
+Ship-complete orders are placed whole in the first period that can serve every
+line. Remaining stock then serves forecast demand. The result is always
+feasible: it is the MIP's warm start and its fallback.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stockplan.models.plan import Decisions, DropshipLine, ForecastFill, PurchaseOrder, Shipment
+from stockplan.solver.indexing import ProblemIndex
+
+
+@dataclass
+class _State:
+    ix: ProblemIndex
+    stock: np.ndarray  # (pairs, T) projected end-of-period stock
+    slot_qty: dict[tuple[int, int], int] = field(default_factory=lambda: defaultdict(int))
+    supplier_used: set[tuple[int, int]] = field(default_factory=set)
+    ships: list[tuple[int, int, int, int]] = field(default_factory=list)  # line, loc, t, qty
+    drops: list[tuple[int, int, int, int]] = field(default_factory=list)  # agreement, p, line, qty
+
+    def available(self, pair: int, t: int) -> int:
+        return int(self.stock[pair, t:].min())
+
+
+def _price(ix: ProblemIndex, a: int, q: int) -> float:
+    return ix.problem.agreements[a].price_at(q) * q if q > 0 else 0.0
+
+
+def _buy_option(st: _State, a: int, p: int, need: int) -> tuple[int, int, float] | None:
+    """Units gained, units usable and incremental cost of adding ``need`` to slot (a, p)."""
+    ix = st.ix
+    pack, moq, cap = int(ix.ag_pack[a]), int(ix.ag_moq[a]), int(ix.ag_cap[a])
+    q0 = st.slot_qty.get((a, p), 0)
+    if ix.ag_dropship[a]:
+        # A dropship order carries exactly what its lines receive: no surplus possible.
+        total = q0 + need
+        total -= total % pack
+        if cap >= 0:
+            total = min(total, cap - cap % pack)
+        if total <= q0 or total < moq:
+            return None
+        gained = usable = total - q0
+    else:
+        total = max(q0 + need, moq)
+        total = -(-total // pack) * pack
+        if cap >= 0 and total > cap:
+            total = cap - cap % pack
+        if total <= q0:
+            return None
+        gained = total - q0
+        usable = min(gained, need)
+    cost = _price(ix, a, total) - _price(ix, a, q0)
+    sup = int(ix.ag_supplier[a])
+    if (sup, p) not in st.supplier_used:
+        cost += float(ix.supplier_cost[sup])
+    return gained, usable, cost
+
+
+def _commit_buy(st: _State, a: int, p: int, gained: int) -> None:
+    ix = st.ix
+    st.slot_qty[a, p] += gained
+    st.supplier_used.add((int(ix.ag_supplier[a]), p))
+    if not ix.ag_dropship[a]:
+        pair = int(ix.ag_sku[a]) * ix.n_locations + int(ix.ag_loc[a])
+        st.stock[pair, p + int(ix.ag_lead[a]):] += gained
+
+
+def _ship(st: _State, line: int, loc: int, t: int, qty: int) -> None:
+    pair = int(st.ix.line_sku[line]) * st.ix.n_locations + loc
+    st.stock[pair, t:] -= qty
+    st.ships.append((line, loc, t, qty))
+
+
+def _value(ix: ProblemIndex, line: int, t: int) -> float:
+    late = ix.line_last[line] - max(t, ix.line_due[line]) + 1
+    return float(ix.line_lost[line] + ix.line_backorder[line] * late)
+
+
+def _serve_from_stock(st: _State, line: int, t: int, need: int, locs: list[int]) -> int:
+    ix = st.ix
+    for loc in locs:
+        if need == 0:
+            break
+        pair = int(ix.line_sku[line]) * ix.n_locations + loc
+        take = min(need, st.available(pair, t))
+        if take > 0:
+            _ship(st, line, loc, t, take)
+            need -= take
+    return need
+
+
+def _serve_by_purchase(st: _State, line: int, t: int, need: int, locs: list[int], agreements: list[int],
+                       allow_dropship: bool) -> int:
+    """Buy for ``line`` arriving in period ``t`` from the cheapest agreement worth it."""
+    ix = st.ix
+    while need > 0:
+        best: tuple[float, int, int, int, int, int] | None = None
+        for a in agreements:
+            p = t - int(ix.ag_lead[a])
+            if p < 0:
+                continue
+            if ix.ag_dropship[a]:
+                if not allow_dropship:
+                    continue
+                ship = 0.0
+                loc = -1
+            else:
+                loc = int(ix.ag_loc[a])
+                if loc not in locs:
+                    continue
+                ship = float(ix.ship_cost[line, loc])
+            opt = _buy_option(st, a, p, need)
+            if opt is None:
+                continue
+            gained, usable, cost = opt
+            per_unit = cost / usable + ship
+            if per_unit >= _value(ix, line, t):
+                continue  # not worth buying: the unit is cheaper lost or late
+            if best is None or per_unit < best[0]:
+                best = (per_unit, a, p, loc, gained, usable)
+        if best is None:
+            return need
+        _, a, p, loc, gained, usable = best
+        _commit_buy(st, a, p, gained)
+        if ix.ag_dropship[a]:
+            st.drops.append((a, p, line, usable))
+        else:
+            _ship(st, line, loc, t, usable)
+        need -= usable
+    return 0
+
+
+def _complete_order_fits(st: _State, lines: list[int], t: int, locs_of: dict[int, list[int]]) -> bool:
+    ix = st.ix
+    need: dict[int, int] = defaultdict(int)
+    for i in lines:
+        need[int(ix.line_sku[i])] += int(ix.line_qty[i])
+    for sku, q in need.items():
+        locs = locs_of[lines[0]]
+        have = sum(st.available(sku * ix.n_locations + loc, t) for loc in locs)
+        if have < q:
+            return False
+    return True
+
+
+def greedy_plan(ix: ProblemIndex) -> Decisions:
+    T, NL = ix.T, ix.n_locations
+    stock = np.repeat(ix.on_hand[:, None], T, axis=1) + np.cumsum(ix.inbound, axis=1)
+    st = _State(ix=ix, stock=stock.astype(np.int64))
+    ags_by_sku: dict[int, list[int]] = defaultdict(list)
+    for a in range(len(ix.agreement_ids)):
+        ags_by_sku[int(ix.ag_sku[a])].append(a)
+    locs_of = {
+        i: sorted(np.flatnonzero(ix.allowed[i]).tolist(), key=lambda loc, i=i: (ix.ship_cost[i, loc], loc))
+        for i in range(ix.n_lines)
+    }
+    # Priority, then due date, then input order: ties broken deterministically.
+    order = np.lexsort((ix.line_no, ix.line_order, ix.line_due, ix.line_priority))
+    done_orders: set[int] = set()
+    for i in order.tolist():
+        e, last, d = int(ix.line_first[i]), int(ix.line_last[i]), int(ix.line_due[i])
+        if e > last:
+            continue
+        if ix.line_complete[i]:
+            o = int(ix.line_order[i])
+            if o not in done_orders:
+                done_orders.add(o)
+                lines = np.flatnonzero(ix.line_order == o).tolist()
+                _place_complete_order(st, lines, e, last, locs_of)
+            continue
+        need = int(ix.line_qty[i])
+        locs = locs_of[i]
+        on_time = min(max(e, d), last)
+        for t in range(e, on_time + 1):
+            need = _serve_from_stock(st, i, t, need, locs)
+        need = _serve_by_purchase(st, i, on_time, need, locs, ags_by_sku[int(ix.line_sku[i])], True)
+        for t in range(on_time + 1, last + 1):
+            if need == 0:
+                break
+            need = _serve_from_stock(st, i, t, need, locs)
+            need = _serve_by_purchase(st, i, t, need, locs, ags_by_sku[int(ix.line_sku[i])], True)
+
+    fills = []
+    for pair, t in zip(*np.nonzero(ix.forecast), strict=True):
+        take = min(int(ix.forecast[pair, t]), st.available(int(pair), int(t)))
+        if take > 0:
+            st.stock[pair, t:] -= take
+            fills.append(ForecastFill(sku=ix.skus[pair // NL], location=ix.locations[pair % NL],
+                                      period=int(t), quantity=take))
+    return _decisions(st, fills)
+
+
+def _place_complete_order(st: _State, lines: list[int], e: int, last: int, locs_of: dict[int, list[int]]) -> None:
+    """Whole in the first period every line can be served from stock; else buy for it on time."""
+    ix = st.ix
+    for t in range(e, last + 1):
+        if _complete_order_fits(st, lines, t, locs_of):
+            for i in lines:
+                left = _serve_from_stock(st, i, t, int(ix.line_qty[i]), locs_of[i])
+                assert left == 0
+            return
+    # Try buying what stock lacks, arriving in the on-time period; roll back if any line falls short.
+    t = min(max(e, int(ix.line_due[lines[0]])), last)
+    saved = (st.stock.copy(), dict(st.slot_qty), set(st.supplier_used), len(st.ships))
+    for i in lines:
+        left = _serve_from_stock(st, i, t, int(ix.line_qty[i]), locs_of[i])
+        ags = [a for a in range(len(ix.agreement_ids)) if ix.ag_sku[a] == ix.line_sku[i]]
+        left = _serve_by_purchase(st, i, t, left, locs_of[i], ags, allow_dropship=False)
+        if left:
+            st.stock, slot_qty, st.supplier_used, n = saved
+            st.slot_qty = defaultdict(int, slot_qty)
+            del st.ships[n:]
+            return
+
+
+def _decisions(st: _State, fills: list[ForecastFill]) -> Decisions:
+    ix = st.ix
+    orders = ix.problem.orders
+    shipments = [
+        Shipment(order=orders[ix.line_order[i]].id, line=int(ix.line_no[i]), location=ix.locations[loc],
+                 period=t, quantity=q)
+        for i, loc, t, q in st.ships
+    ]
+    drop_lines: dict[tuple[int, int], list[DropshipLine]] = defaultdict(list)
+    for a, p, i, q in st.drops:
+        drop_lines[a, p].append(DropshipLine(order=orders[ix.line_order[i]].id, line=int(ix.line_no[i]), quantity=q))
+    pos = [
+        PurchaseOrder(agreement=ix.agreement_ids[a], period=p, quantity=q,
+                      lines=drop_lines[a, p] if ix.ag_dropship[a] else None)
+        for (a, p), q in sorted(st.slot_qty.items())
+        if q > 0
+    ]
+    return Decisions(shipments=shipments, forecast_fills=fills, purchase_orders=pos)

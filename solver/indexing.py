@@ -1,0 +1,234 @@
+"""Problem -> numpy index arrays: the one place that turns parsed models into numbers.
+
+Everything downstream (the MIP builder, the greedy baseline, decoding) reads these
+arrays. Stock is indexed by a dense ``pair = sku * n_locations + location``.
+Only order lines whose due date lies within the horizon are indexed; the rest
+are outside the plan (spec §Inputs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from stockplan.models.problem import Problem, Role
+
+
+@dataclass
+class ProblemIndex:
+    problem: Problem
+    T: int
+    skus: list[str]
+    locations: list[str]
+    # per pair (sku * NL + loc)
+    on_hand: np.ndarray
+    inbound: np.ndarray  # (pairs, T)
+    forecast: np.ndarray  # (pairs, T)
+    safety_stock: np.ndarray
+    safety_cost: np.ndarray
+    # per sku
+    holding: np.ndarray
+    lost_sale: np.ndarray
+    # per indexed line
+    line_order: np.ndarray  # index into problem.orders
+    line_no: np.ndarray  # index within its order
+    line_sku: np.ndarray
+    line_qty: np.ndarray
+    line_due: np.ndarray  # d
+    line_first: np.ndarray  # e (may exceed line_last: nothing deliverable)
+    line_last: np.ndarray  # ℓ
+    line_backorder: np.ndarray
+    line_lost: np.ndarray
+    line_complete: np.ndarray  # ship-complete order
+    line_priority: np.ndarray
+    allowed: np.ndarray  # (lines, NL) bool
+    ship_cost: np.ndarray  # (lines, NL)
+    # per agreement
+    agreement_ids: list[str]
+    ag_sku: np.ndarray
+    ag_loc: np.ndarray  # -1 for dropship
+    ag_supplier: np.ndarray
+    ag_lead: np.ndarray  # periods
+    ag_moq: np.ndarray
+    ag_pack: np.ndarray
+    ag_cap: np.ndarray  # -1 when unlimited
+    ag_price: np.ndarray
+    ag_dropship: np.ndarray
+    supplier_ids: list[str]
+    supplier_cost: np.ndarray
+
+    @property
+    def n_locations(self) -> int:
+        return len(self.locations)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.skus) * len(self.locations)
+
+    @property
+    def n_lines(self) -> int:
+        return int(self.line_qty.shape[0])
+
+    def pair(self, sku: np.ndarray | int, loc: np.ndarray | int) -> np.ndarray | int:
+        return sku * self.n_locations + loc
+
+    def line_label(self, i: int) -> tuple[str, int]:
+        return self.problem.orders[int(self.line_order[i])].id, int(self.line_no[i])
+
+
+def effective_safety_stock(problem: Problem) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """Safety stock and reorder point per (sku, location), spec §Safety stock and reorder points.
+
+    ``safety_stock`` when given; else ``ceil(z * demand_std * sqrt(L))`` from the
+    statistics, with ``L`` the lead time of the cheapest primary agreement for the
+    SKU and location (ties: shorter lead time, then id; 0 without one). The reorder
+    point is ``ceil(demand_per_period * L) + safety_stock`` where statistics exist.
+    """
+    h = problem.horizon
+    lead: dict[tuple[str, str], int] = {}
+    best: dict[tuple[str, str], tuple[float, int, str]] = {}
+    for a in problem.agreements:
+        if a.role != Role.PRIMARY or a.location is None:
+            continue
+        key = (a.sku, a.location)
+        rank = (a.unit_cost, h.lead_periods(a.lead_time_days), a.id)
+        if key not in best or rank < best[key]:
+            best[key] = rank
+            lead[key] = rank[1]
+    safety: dict[tuple[str, str], int] = {}
+    reorder: dict[tuple[str, str], int] = {}
+    for s in problem.stock:
+        key = (s.sku, s.location)
+        L = lead.get(key, 0)
+        if s.safety_stock is not None:
+            safety[key] = s.safety_stock
+            if s.demand_per_period is not None:
+                reorder[key] = int(np.ceil(s.demand_per_period * L - 1e-9)) + s.safety_stock
+        elif s.demand_std is not None and s.service_level is not None and s.demand_per_period is not None:
+            z = NormalDist().inv_cdf(s.service_level)
+            ss = int(np.ceil(z * s.demand_std * np.sqrt(L) - 1e-9))
+            safety[key] = max(ss, 0)
+            reorder[key] = int(np.ceil(s.demand_per_period * L - 1e-9)) + safety[key]
+        else:
+            safety[key] = 0
+    return safety, reorder
+
+
+def build_index(problem: Problem) -> ProblemIndex:
+    h = problem.horizon
+    T = h.periods
+    skus = [i.sku for i in problem.items]
+    locs = [loc.id for loc in problem.locations]
+    sku_of = {s: k for k, s in enumerate(skus)}
+    loc_of = {s: k for k, s in enumerate(locs)}
+    NL = len(locs)
+    n_pairs = len(skus) * NL
+
+    on_hand = np.zeros(n_pairs, dtype=np.int64)
+    safety = np.zeros(n_pairs, dtype=np.int64)
+    safety_cost = np.zeros(n_pairs)
+    ss_map, _ = effective_safety_stock(problem)
+    for s in problem.stock:
+        p = sku_of[s.sku] * NL + loc_of[s.location]
+        on_hand[p] = s.on_hand
+        safety[p] = ss_map.get((s.sku, s.location), 0)
+        safety_cost[p] = s.safety_stock_cost
+    inbound = np.zeros((n_pairs, T), dtype=np.int64)
+    for b in problem.inbound:
+        t = h.period_of(b.arrives)
+        if t < T:  # arrivals beyond the horizon are ignored
+            inbound[sku_of[b.sku] * NL + loc_of[b.location], t] += b.quantity
+    forecast = np.zeros((n_pairs, T), dtype=np.int64)
+    for f in problem.forecast:
+        t = h.period_of(f.date)
+        if t < T:
+            forecast[sku_of[f.sku] * NL + loc_of[f.location], t] += f.quantity
+
+    holding = np.array([i.holding_cost for i in problem.items], dtype=np.float64)
+    lost = np.array([i.lost_sale_cost for i in problem.items], dtype=np.float64)
+    item_bo = np.array([i.backorder_cost for i in problem.items], dtype=np.float64)
+
+    cols: dict[str, list] = {k: [] for k in (
+        "order", "no", "sku", "qty", "d", "e", "l", "bo", "sc", "prio")}
+    allowed_rows: list[np.ndarray] = []
+    cost_rows: list[np.ndarray] = []
+    all_locs = np.ones(NL, dtype=bool)
+    zero_cost = np.zeros(NL)
+    for oi, o in enumerate(problem.orders):
+        d = h.period_of(o.due)
+        if d >= T:
+            continue  # outside this plan: nothing delivered, nothing charged
+        e = h.period_of(o.earliest) if o.earliest is not None else 0
+        last = T - 1 if o.latest is None else min(h.period_of(o.latest), T - 1)
+        if o.ship_cost is None:
+            allow, sc = all_locs, zero_cost
+        else:
+            allow = np.zeros(NL, dtype=bool)
+            sc = np.zeros(NL)
+            for loc, c in o.ship_cost.items():
+                allow[loc_of[loc]] = True
+                sc[loc_of[loc]] = c
+        for j, line in enumerate(o.lines):
+            k = sku_of[line.sku]
+            cols["order"].append(oi)
+            cols["no"].append(j)
+            cols["sku"].append(k)
+            cols["qty"].append(line.quantity)
+            cols["d"].append(d)
+            cols["e"].append(min(e, T))
+            cols["l"].append(last)
+            cols["bo"].append(item_bo[k] if line.backorder_cost is None else line.backorder_cost)
+            cols["sc"].append(o.ship_complete)
+            cols["prio"].append(o.priority)
+            allowed_rows.append(allow)
+            cost_rows.append(sc)
+    n = len(cols["qty"])
+
+    def arr(key: str, dtype: type) -> np.ndarray:
+        return np.asarray(cols[key], dtype=dtype).reshape(n)
+
+    line_sku = arr("sku", np.int64)
+    ags = problem.agreements
+    sup_of = {s.id: k for k, s in enumerate(problem.suppliers)}
+    return ProblemIndex(
+        problem=problem,
+        T=T,
+        skus=skus,
+        locations=locs,
+        on_hand=on_hand,
+        inbound=inbound,
+        forecast=forecast,
+        safety_stock=safety,
+        safety_cost=safety_cost,
+        holding=holding,
+        lost_sale=lost,
+        line_order=arr("order", np.int64),
+        line_no=arr("no", np.int64),
+        line_sku=line_sku,
+        line_qty=arr("qty", np.int64),
+        line_due=arr("d", np.int64),
+        line_first=arr("e", np.int64),
+        line_last=arr("l", np.int64),
+        line_backorder=arr("bo", np.float64),
+        line_lost=lost[line_sku] if n else np.zeros(0),
+        line_complete=arr("sc", bool),
+        line_priority=arr("prio", np.int64),
+        allowed=np.array(allowed_rows, dtype=bool).reshape(n, NL),
+        ship_cost=np.array(cost_rows, dtype=np.float64).reshape(n, NL),
+        agreement_ids=[a.id for a in ags],
+        ag_sku=np.array([sku_of[a.sku] for a in ags], dtype=np.int64),
+        ag_loc=np.array([loc_of[a.location] if a.role != Role.DROPSHIP and a.location else -1 for a in ags],
+                        dtype=np.int64),
+        ag_supplier=np.array([sup_of[a.supplier] for a in ags], dtype=np.int64),
+        ag_lead=np.array([h.lead_periods(a.lead_time_days) for a in ags], dtype=np.int64),
+        ag_moq=np.array([a.moq for a in ags], dtype=np.int64),
+        ag_pack=np.array([a.pack_size for a in ags], dtype=np.int64),
+        ag_cap=np.array([-1 if a.capacity_per_period is None else a.capacity_per_period for a in ags],
+                        dtype=np.int64),
+        ag_price=np.array([a.unit_cost for a in ags], dtype=np.float64),
+        ag_dropship=np.array([a.role == Role.DROPSHIP for a in ags], dtype=bool),
+        supplier_ids=[s.id for s in problem.suppliers],
+        supplier_cost=np.array([s.order_cost for s in problem.suppliers], dtype=np.float64),
+    )

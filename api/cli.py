@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stockplan.models.plan import Decisions, Plan
+from stockplan.models.problem import Problem
 from stockplan.models.validation import FieldError, ProblemError, errors_from_pydantic, load_problem
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Backorder planning, solved to a proven gap.")
@@ -56,7 +57,7 @@ def report_errors(source: str, errors: list[FieldError]) -> None:
         err_console.print(f"  {e.path}: {e.message}", highlight=False, markup=False)
 
 
-def parse_problem(source: str):  # type: ignore[no-untyped-def]
+def parse_problem(source: str) -> Problem:
     data = read_json(source)
     try:
         return load_problem(data)

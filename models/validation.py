@@ -8,6 +8,7 @@ that span entities. Both produce :class:`FieldError` with paths such as
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -199,7 +200,7 @@ def check_price_breaks(unit_cost: float, breaks: Sequence[Any], path: str) -> li
         if pb.unit_cost > unit_cost:
             errors.append(FieldError(f"{path}[{k}].unit_cost", "is higher than the agreement's unit_cost"))
     order = sorted(range(len(breaks)), key=lambda k: breaks[k].min_qty)
-    for a, b in zip(order, order[1:], strict=False):
+    for a, b in itertools.pairwise(order):
         if breaks[a].min_qty == breaks[b].min_qty:
             errors.append(FieldError(f"{path}[{b}].min_qty", "duplicate min_qty"))
         elif breaks[b].unit_cost > breaks[a].unit_cost:

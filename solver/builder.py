@@ -72,7 +72,8 @@ def _value_of_delivery(ix: ProblemIndex, line: np.ndarray, t: np.ndarray) -> np.
     return ix.line_lost[line] + ix.line_backorder[line] * late
 
 
-def build_model(ix: ProblemIndex) -> tuple[MipModel, ModelMap]:
+def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, ModelMap]:
+    """Build the MIP; ``all_integer`` declares every column integer (for CP-SAT, which takes no others)."""
     T, NL = ix.T, ix.n_locations
     asm = ModelAssembler()
     n_lines = ix.n_lines
@@ -101,7 +102,7 @@ def build_model(ix: ProblemIndex) -> tuple[MipModel, ModelMap]:
     grp, x_t = _expand(ix.line_first[cand_line], lengths)
     x_line, x_loc = cand_line[grp], cand_loc[grp]
     x_cost = ix.ship_cost[x_line, x_loc] - _value_of_delivery(ix, x_line, x_t)
-    x_cols = asm.add_columns("x", x_cost, 0.0, ix.line_qty[x_line].astype(float), integer=False)
+    x_cols = asm.add_columns("x", x_cost, 0.0, ix.line_qty[x_line].astype(float), integer=all_integer)
 
     # --- y: dropship deliveries, for lines of the agreement's SKU not held to ship-complete
     drop_ags = np.flatnonzero(ix.ag_dropship)
@@ -129,18 +130,19 @@ def build_model(ix: ProblemIndex) -> tuple[MipModel, ModelMap]:
     has_slot = seg.has_slot(y_ag, y_p)  # no slot: the agreement cannot deliver then (capacity 0)
     y_ag, y_line, y_p = y_ag[has_slot], y_line[has_slot], y_p[has_slot]
     y_cost = -_value_of_delivery(ix, y_line, y_p + ix.ag_lead[y_ag])
-    y_cols = asm.add_columns("y", y_cost, 0.0, ix.line_qty[y_line].astype(float), integer=False)
+    y_cols = asm.add_columns("y", y_cost, 0.0, ix.line_qty[y_line].astype(float), integer=all_integer)
 
     # --- f: forecast fills
     f_pair, f_t = np.nonzero(ix.forecast * (pair_slot[:, None] >= 0))
     f_cols = asm.add_columns(
-        "f", -ix.lost_sale[f_pair // NL], 0.0, ix.forecast[f_pair, f_t].astype(float), integer=False
+        "f", -ix.lost_sale[f_pair // NL], 0.0, ix.forecast[f_pair, f_t].astype(float), integer=all_integer
     )
 
     # --- I: stock at the end of each period
     I_pair = np.repeat(active_pairs, T)
     I_t = np.tile(np.arange(T), n_act)
-    I_cols = asm.add_columns("I", ix.holding[I_pair // NL], 0.0, INF, integer=False)
+    # Stock never exceeds everything that could ever arrive: a finite bound every backend takes.
+    I_cols = asm.add_columns("I", ix.holding[I_pair // NL], 0.0, 0.0, integer=all_integer)
 
     # --- s: safety-stock shortfall (only where it costs something)
     ss_pairs = active_pairs[(ix.safety_stock[active_pairs] > 0) & (ix.safety_cost[active_pairs] > 0)]
@@ -263,6 +265,13 @@ def build_model(ix: ProblemIndex) -> tuple[MipModel, ModelMap]:
     asm.add_coefficients(once[np.searchsorted(sc_orders, v_order)], v_cols, 1.0)
 
     model = asm.build()
+    # Stock bound: on hand + inbound + the most every slot of the pair can bring.
+    inflow_max = ix.on_hand + ix.inbound.sum(axis=1)
+    arriving_pair = ix.ag_sku[seg_ag] * NL + np.maximum(ix.ag_loc[seg_ag], 0)
+    np.add.at(inflow_max, arriving_pair[arrive], (seg.seg_hi * ix.ag_pack[seg_ag])[arrive])
+    model.col_upper[asm.blocks["I"]] = inflow_max[I_pair].astype(float)
+    if all_integer:
+        model.integrality[:] = True
     mapping = ModelMap(
         x_line=x_line, x_loc=x_loc, x_t=x_t,
         y_ag=y_ag, y_line=y_line, y_p=y_p,

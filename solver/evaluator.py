@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
+
 from stockplan.models.plan import Costs, Decisions, PurchaseOrder
 from stockplan.models.problem import Agreement, Order, Problem, Role
 

@@ -160,10 +160,11 @@ def greedy_plan(ix: ProblemIndex) -> Decisions:
     ags_by_sku: dict[int, list[int]] = defaultdict(list)
     for a in range(len(ix.agreement_ids)):
         ags_by_sku[int(ix.ag_sku[a])].append(a)
-    locs_of = {
-        i: sorted(np.flatnonzero(ix.allowed[i]).tolist(), key=lambda loc, i=i: (ix.ship_cost[i, loc], loc))
-        for i in range(ix.n_lines)
-    }
+    # Allowed warehouses per line, cheapest shipping first.
+    locs_of: dict[int, list[int]] = {}
+    for i in range(ix.n_lines):
+        allowed = np.flatnonzero(ix.allowed[i])
+        locs_of[i] = allowed[np.lexsort((allowed, ix.ship_cost[i, allowed]))].tolist()
     # Priority, then due date, then input order: ties broken deterministically.
     order = np.lexsort((ix.line_no, ix.line_order, ix.line_due, ix.line_priority))
     done_orders: set[int] = set()

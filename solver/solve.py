@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from dataclasses import replace
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -55,7 +56,9 @@ def integral_flows(model: MipModel, x: np.ndarray, options: SolveOptions) -> np.
     return result.x
 
 
-def _solve_in_child(conn, backend: str, model: MipModel, options: SolveOptions, warm: np.ndarray | None) -> None:  # type: ignore[no-untyped-def]
+def _solve_in_child(
+    conn: Connection, backend: str, model: MipModel, options: SolveOptions, warm: np.ndarray | None
+) -> None:
     try:
         conn.send(get_backend(backend).solve(model, options, warm))
     except Exception as exc:  # reported to the parent, which falls back to the greedy plan
@@ -113,7 +116,8 @@ def solve(
         options = replace(options, gap=problem.settings.gap)
     started = time.perf_counter()
     ix = build_index(problem)
-    model, mapping = build_model(ix)
+    # CP-SAT takes integer columns only; the flows are integral at every vertex anyway.
+    model, mapping = build_model(ix, all_integer="cpsat" in backend)
     greedy = greedy_plan(ix)
     greedy_eval = evaluate(problem, greedy)
     warm = encode_plan(ix, model, mapping, greedy) if warm_start and greedy_eval.feasible else None
@@ -147,7 +151,7 @@ def solve(
     if bound is not None and bound > cost:
         bound = cost  # a bound above an evaluated plan's cost is numerical noise
     gap = relative_gap(cost, bound)
-    status = _status(result.outcome, gap, used_solver=decisions is not greedy or result.x is not None)
+    status = _status(result.outcome, gap)
     if result.x is None:
         notes.append("returned the greedy plan")
     return Plan(
@@ -164,7 +168,7 @@ def solve(
     )
 
 
-def _status(outcome: Outcome, gap: float | None, used_solver: bool) -> Status:
+def _status(outcome: Outcome, gap: float | None) -> Status:
     if outcome in (Outcome.TIME_LIMIT, Outcome.NO_SOLUTION):
         return Status.TIME_LIMIT
     if outcome == Outcome.OPTIMAL and gap is not None and gap <= OPTIMAL_GAP:

@@ -86,12 +86,15 @@ class HighsBackend:
         has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
         x = np.array(h.getSolution().col_value, dtype=np.float64) if has_solution else None
         objective = float(info.objective_function_value) if has_solution else None
-        if model.num_integer > 0:
-            bound = float(info.mip_dual_bound)
-            bound = bound if math.isfinite(bound) else None
-        else:
-            bound = objective if ms == highspy.HighsModelStatus.kOptimal else None
         MS = highspy.HighsModelStatus
+        bound: float | None = None
+        if ms == MS.kInfeasible:
+            bound = None  # HiGHS leaves mip_dual_bound at 0 when it stops before the search
+        elif model.num_integer > 0:
+            raw = float(info.mip_dual_bound)
+            bound = raw if math.isfinite(raw) else None
+        elif ms == MS.kOptimal:
+            bound = objective
         if ms == MS.kOptimal:
             outcome = Outcome.OPTIMAL
         elif ms == MS.kInfeasible:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
+
 from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions
 from stockplan.solver.mip import MipModel
 
@@ -126,7 +127,7 @@ class OrToolsBackend:
         solver.solve(helper)
         solve_seconds = time.perf_counter() - solve_started
         timed_out = solve_seconds >= _TIME_LIMIT_SLACK * float(options.time_limit)
-        return self._result(solver, model, options, timed_out, time.perf_counter() - started)
+        return self._result(solver, model, timed_out, time.perf_counter() - started)
 
     def _parameters(self, options: SolveOptions) -> str:
         """The solver-specific parameter string (each solver has its own syntax)."""
@@ -151,7 +152,6 @@ class OrToolsBackend:
         self,
         solver: mbh.ModelSolverHelper,
         model: MipModel,
-        options: SolveOptions,
         timed_out: bool,
         seconds: float,
     ) -> BackendResult:

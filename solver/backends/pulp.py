@@ -15,6 +15,7 @@ from typing import Any
 import highspy
 import numpy as np
 import pulp
+
 from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions
 from stockplan.solver.mip import MipModel
 
@@ -203,6 +204,9 @@ def build_problem(model: MipModel) -> tuple[pulp.LpProblem, list[pulp.LpVariable
 
     Notes
     -----
+    Variables come from ``prob.add_variable``, which creates the same
+    ``LpVariable`` without PuLP 3.3's deprecation warning for the direct
+    constructor.
     A row with both bounds finite and different becomes two constraints
     (``>=`` and ``<=``) sharing one expression: PuLP 3 keeps the right-hand
     side in the constraint, not in the expression. Rows without finite bounds

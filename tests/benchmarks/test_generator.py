@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from stockplan.models.validation import load_problem
 
 from benchmarks.generator import FAMILIES, Family, generate, main, write_family
+from stockplan.models.validation import load_problem
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from stockplan.models.plan import (
     Decisions,
     DropshipLine,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from stockplan.solver.backends import BACKENDS, get_backend
 from stockplan.solver.backends.base import Backend, BackendResult, Outcome, SolveOptions
 from stockplan.solver.mip import INF, MipModel, ModelAssembler

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stockplan.models.plan import Decisions, Plan
@@ -47,12 +48,12 @@ def read_json(source: str) -> Any:
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> Any:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
 def report_errors(source: str, errors: list[FieldError]) -> None:
-    err_console.print(f"[bold red]{source}: {len(errors)} error(s)[/]", highlight=False)
+    err_console.print(f"[bold red]{escape(source)}: {len(errors)} error(s)[/]", highlight=False)
     for e in errors:
         err_console.print(f"  {e.path}: {e.message}", highlight=False, markup=False)
 
@@ -70,7 +71,7 @@ def parse_problem(source: str) -> Problem:
 def validate(problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME")]) -> None:
     """Check a problem; list every error with its JSON path."""
     parse_problem(problem)
-    console.print(f"[green]{problem}: valid[/]")
+    console.print(f"[green]{escape(problem)}: valid[/]")
 
 
 @app.command()
@@ -155,7 +156,7 @@ def examples() -> None:
 
 
 def print_summary(source: str, plan: Plan) -> None:
-    head = Table(title=f"{source}", show_header=False)
+    head = Table(title=escape(source), show_header=False)
     head.add_row("status", f"[bold]{plan.status}[/]")
     head.add_row("cost", f"{plan.cost:,.3f}")
     head.add_row("bound", "—" if plan.bound is None else f"{plan.bound:,.3f}")
@@ -175,3 +176,7 @@ def print_summary(source: str, plan: Plan) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from stockplan.models.periods import lead_time_periods, period_of
 
 NonNegFloat = Annotated[float, Field(ge=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+# Quantities are whole units: JSON integers only (no true, no "3", no 4.0), and small
+# enough that sums over a whole problem stay exact in int64.
+MAX_UNITS = 10**9
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_UNITS, strict=True)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -80,7 +83,7 @@ class Inbound(WireModel):
 
 class OrderLine(WireModel):
     sku: Id
-    quantity: Annotated[int, Field(ge=1)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_UNITS, strict=True)]
     backorder_cost: NonNegFloat | None = None
 
 
@@ -115,7 +118,7 @@ class Role(StrEnum):
 
 
 class PriceBreak(WireModel):
-    min_qty: Annotated[int, Field(ge=1)]
+    min_qty: Annotated[int, Field(ge=1, le=MAX_UNITS, strict=True)]
     unit_cost: NonNegFloat
 
 
@@ -128,7 +131,7 @@ class Agreement(WireModel):
     unit_cost: NonNegFloat
     lead_time_days: NonNegInt
     moq: NonNegInt = 0
-    pack_size: Annotated[int, Field(ge=1)] = 1
+    pack_size: Annotated[int, Field(ge=1, le=MAX_UNITS, strict=True)] = 1
     capacity_per_period: NonNegInt | None = None
     price_breaks: list[PriceBreak] | None = None
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 
 import highspy
@@ -23,6 +25,19 @@ def _finite_or_inf(values: np.ndarray, inf: float) -> np.ndarray:
     return out
 
 
+def quiet_highs() -> highspy.Highs:
+    """A Highs instance without the banner its constructor prints to stdout (file descriptor 1)."""
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
 class HighsBackend:
     name = "highs"
 
@@ -30,7 +45,7 @@ class HighsBackend:
         self, model: MipModel, options: SolveOptions, warm_start: np.ndarray | None = None
     ) -> BackendResult:
         started = time.perf_counter()
-        h = highspy.Highs()
+        h = highspy.Highs() if options.verbose else quiet_highs()
         h.setOptionValue("output_flag", bool(options.verbose))
         h.setOptionValue("time_limit", float(options.time_limit))
         h.setOptionValue("mip_rel_gap", float(options.gap))

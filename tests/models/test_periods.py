@@ -22,7 +22,7 @@ def day(k: int) -> date:
     return START + timedelta(days=k)
 
 
-# --- date -> period ----------------------------------------------------------------------------------
+# --- date -> period ---
 
 
 @pytest.mark.parametrize("k", [-1, -6, -7, -8, -365, -10_000])
@@ -81,7 +81,10 @@ def test_horizon_parses_iso_strings() -> None:
 @given(start=starts, p=period_days, k=st.integers(min_value=0, max_value=20_000))
 def test_period_of_is_floor_of_days_over_period_length(start: date, p: int, k: int) -> None:
     assert period_of(start + timedelta(days=k), start, p) == k // p
-    assert Horizon(start=start, periods=1, period_days=p).period_of(start + timedelta(days=k)) == k // p
+    assert (
+        Horizon(start=start, periods=1, period_days=p).period_of(start + timedelta(days=k))
+        == k // p
+    )
 
 
 @given(start=starts, p=period_days, k=st.integers(min_value=1, max_value=20_000))
@@ -92,10 +95,12 @@ def test_period_of_before_start_is_zero(start: date, p: int, k: int) -> None:
 @given(start=starts, p=period_days, a=st.integers(-500, 5_000), b=st.integers(-500, 5_000))
 def test_period_of_is_monotone(start: date, p: int, a: int, b: int) -> None:
     lo, hi = sorted((a, b))
-    assert period_of(start + timedelta(days=lo), start, p) <= period_of(start + timedelta(days=hi), start, p)
+    assert period_of(start + timedelta(days=lo), start, p) <= period_of(
+        start + timedelta(days=hi), start, p
+    )
 
 
-# --- lead times -----------------------------------------------------------------------------------------
+# --- lead times ---
 
 
 @pytest.mark.parametrize(
@@ -135,7 +140,7 @@ def test_lead_time_of_exact_multiple(n: int, p: int) -> None:
     assert lead_time_periods(n * p, p) == n
 
 
-# --- Horizon.date_of --------------------------------------------------------------------------------------
+# --- Horizon.date_of ---
 
 
 def test_date_of_first_days() -> None:
@@ -157,7 +162,7 @@ def test_date_of_round_trips(start: date, p: int, t: int) -> None:
         assert h.period_of(first - timedelta(days=1)) == t - 1
 
 
-# --- Agreement.price_at ----------------------------------------------------------------------------------
+# --- Agreement.price_at ---
 
 
 def agreement(*breaks: tuple[int, float], unit_cost: float = 10.0) -> Agreement:
@@ -221,7 +226,9 @@ def test_price_is_all_units() -> None:
 @given(
     q=st.integers(min_value=0, max_value=10_000),
     raw=st.dictionaries(
-        st.integers(min_value=1, max_value=5_000), st.integers(min_value=0, max_value=1_000), max_size=6
+        st.integers(min_value=1, max_value=5_000),
+        st.integers(min_value=0, max_value=1_000),
+        max_size=6,
     ),
 )
 def test_price_at_matches_a_reference(q: int, raw: dict[int, int]) -> None:

@@ -1,0 +1,363 @@
+"""The ``stockplan`` command line, run as a user runs it: in a subprocess.
+
+``python -m stockplan.api.cli`` does nothing (the module has no ``__main__`` guard), so the
+installed console script is used, falling back to calling ``main()`` through ``python -c``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "tests" / "data" / "examples"
+THREE_CUSTOMERS = EXAMPLES / "three-customers.json"
+TIME_LIMIT = ["--time-limit", "60"]
+
+
+def _command() -> list[str]:
+    exe = shutil.which("stockplan", path=str(Path(sys.executable).parent)) or shutil.which(
+        "stockplan"
+    )
+    if exe:
+        return [exe]
+    return [sys.executable, "-c", "from stockplan.api.cli import main; main()"]
+
+
+CLI = _command()
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "TERM"}}
+    env["COLUMNS"] = "200"  # rich wraps at the terminal width; keep lines whole
+    env["NO_COLOR"] = "1"
+    return subprocess.run(
+        [*CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd or REPO,
+        env=env,
+        check=False,
+    )
+
+
+def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stdout, proc.stdout
+
+
+def write_json(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+def three_customers() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(THREE_CUSTOMERS.read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def solved(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``solve example:three-customers --out plan.json``, run once for the module."""
+    out = tmp_path_factory.mktemp("solve") / "plan.json"
+    proc = run("solve", "example:three-customers", "--out", out, *TIME_LIMIT)
+    return proc, out
+
+
+# --- solve -------------------------------------------------------------------------------------
+
+
+def test_solve_example_writes_an_optimal_plan(
+    solved: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    proc, out = solved
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    plan = json.loads(out.read_text())
+    assert plan["status"] == "optimal"
+    assert plan["cost"] == pytest.approx(26.0, abs=1e-6)
+    assert sum(plan["costs"].values()) == pytest.approx(plan["cost"], abs=1e-6)
+    assert set(plan["costs"]) == {
+        "purchase",
+        "order_fixed",
+        "holding",
+        "safety_stock",
+        "backorder",
+        "lost_sales",
+        "shipping",
+    }
+    for key in ("shipments", "forecast_fills", "purchase_orders"):
+        assert isinstance(plan[key], list)
+    assert all(isinstance(s["quantity"], int) for s in plan["shipments"])
+    assert "optimal" in proc.stdout
+    assert "26.000" in proc.stdout
+
+
+def test_solve_file_prints_the_cost_in_its_summary() -> None:
+    proc = run("solve", "tests/data/examples/mixed-small.json", *TIME_LIMIT, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    assert "2,108.93" in proc.stdout
+    assert "optimal" in proc.stdout
+
+
+def test_solve_unknown_backend_is_bad_input() -> None:
+    proc = run("solve", "example:three-customers", "--backend", "no-such-solver", *TIME_LIMIT)
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "unknown backend" in proc.stderr
+    assert "highs" in proc.stderr  # lists the known ones
+
+
+def test_solve_invalid_problem_is_bad_input(tmp_path: Path) -> None:
+    data = three_customers()
+    data["orders"][0]["lines"][0]["sku"] = "NOPE"
+    proc = run("solve", write_json(tmp_path / "p.json", data), *TIME_LIMIT)
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "orders[0].lines[0].sku" in proc.stderr
+
+
+def test_solve_missing_file_is_bad_input(tmp_path: Path) -> None:
+    proc = run("solve", tmp_path / "absent.json", *TIME_LIMIT)
+    assert proc.returncode == 2
+    no_traceback(proc)
+
+
+# --- validate ------------------------------------------------------------------------------------
+
+
+def test_validate_valid_file() -> None:
+    proc = run("validate", THREE_CUSTOMERS)
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    assert "valid" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["three-customers", "mixed-small", "mixed-medium"])
+def test_validate_bundled_example(name: str) -> None:
+    proc = run("validate", f"example:{name}")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_validate_invalid_file_lists_every_error(tmp_path: Path) -> None:
+    data = three_customers()
+    data["orders"][1]["lines"][0]["sku"] = "NOPE"
+    data["stock"][0]["location"] = "WH-9"
+    data["agreements"][0]["supplier"] = "NOBODY"
+    data["orders"][0]["latest"] = "2026-12-06"  # before its due date
+    proc = run("validate", write_json(tmp_path / "p.json", data))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    for path in [
+        "orders[1].lines[0].sku",
+        "stock[0].location",
+        "agreements[0].supplier",
+        "orders[0].latest",
+    ]:
+        assert path in proc.stderr
+    assert "4 error(s)" in proc.stderr
+    assert "valid" not in proc.stdout
+
+
+def test_validate_reports_shape_errors_with_paths(tmp_path: Path) -> None:
+    data = three_customers()
+    data["items"][0]["holding_cost"] = float("nan")  # json.dumps writes NaN, json.loads reads it
+    data["orders"][2]["lines"][0]["quantity"] = 0
+    del data["orders"][0]["due"]
+    proc = run("validate", write_json(tmp_path / "p.json", data))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    for path in ["items[0].holding_cost", "orders[2].lines[0].quantity", "orders[0].due"]:
+        assert path in proc.stderr
+
+
+@pytest.mark.parametrize("text", ['{"horizon": ', "", "not json at all", "{'a': 1}"])
+def test_validate_malformed_json(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    proc = run("validate", path)
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "not valid JSON" in proc.stderr
+
+
+@pytest.mark.parametrize("data", [[], "problem", 42, None])
+def test_validate_non_object_top_level(tmp_path: Path, data: Any) -> None:
+    proc = run("validate", write_json(tmp_path / "p.json", data))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "a problem is a JSON object" in proc.stderr
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    proc = run("validate", tmp_path / "absent.json")
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "absent.json" in proc.stderr
+
+
+def test_validate_directory(tmp_path: Path) -> None:
+    proc = run("validate", tmp_path)
+    assert proc.returncode == 2
+    no_traceback(proc)
+
+
+def test_validate_non_utf8_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"customer": "M\xfcller"}')
+    proc = run("validate", path)
+    assert proc.returncode == 2
+    no_traceback(proc)
+
+
+def test_unknown_example_is_bad_input() -> None:
+    proc = run("validate", "example:no-such-example")
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "unknown example" in proc.stderr
+    assert "three-customers" in proc.stderr  # lists the bundled ones
+
+
+@pytest.mark.parametrize("source", ["missing[/]dir/p.json", "example:[/x]"])
+def test_markup_characters_in_a_path_do_not_crash(tmp_path: Path, source: str) -> None:
+    proc = run("validate", source, cwd=tmp_path)
+    assert proc.returncode == 2
+    no_traceback(proc)
+
+
+# --- evaluate -----------------------------------------------------------------------------------
+
+
+def test_evaluate_the_solved_plan_is_feasible(
+    solved: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = solved
+    proc = run("evaluate", "example:three-customers", out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    no_traceback(proc)
+    assert "feasible" in proc.stdout
+    assert "infeasible" not in proc.stdout
+    assert "26.00" in proc.stdout
+
+
+def test_evaluate_the_solved_plan_against_the_file(
+    solved: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = solved
+    proc = run("evaluate", THREE_CUSTOMERS, out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_evaluate_a_violating_plan(
+    solved: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    _, out = solved
+    plan = json.loads(out.read_text())
+    plan["shipments"][0]["quantity"] = 99  # far more than the line (4) or the stock
+    proc = run("evaluate", "example:three-customers", write_json(tmp_path / "bad.json", plan))
+    assert proc.returncode == 1
+    no_traceback(proc)
+    assert "infeasible" in proc.stdout
+    assert "[line_overdelivered]" in proc.stdout
+    assert "[stock_negative]" in proc.stdout
+
+
+def test_evaluate_a_plan_naming_an_unknown_order(tmp_path: Path) -> None:
+    plan = {
+        "shipments": [
+            {"order": "SO-404", "line": 0, "location": "WH-1", "period": 0, "quantity": 1}
+        ]
+    }
+    proc = run("evaluate", "example:three-customers", write_json(tmp_path / "p.json", plan))
+    assert proc.returncode == 1
+    no_traceback(proc)
+    assert "[unknown_reference]" in proc.stdout
+
+
+def test_evaluate_the_empty_plan_is_feasible(tmp_path: Path) -> None:
+    # Nothing shipped: 14 units never delivered, which is feasible but costly.
+    proc = run("evaluate", "example:three-customers", write_json(tmp_path / "p.json", {}))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "feasible" in proc.stdout
+
+
+def test_evaluate_a_file_that_is_not_a_plan(tmp_path: Path) -> None:
+    proc = run(
+        "evaluate",
+        "example:three-customers",
+        write_json(tmp_path / "p.json", {"shipments": "x"}),
+    )
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "shipments" in proc.stderr
+
+
+def test_evaluate_a_plan_with_a_bad_entry_names_its_path(tmp_path: Path) -> None:
+    plan = {
+        "shipments": [{"order": "SO-1", "line": 0, "location": "WH-1", "period": 0}],
+        "purchase_orders": [{"agreement": "AG-1", "period": -1, "quantity": 7}],
+    }
+    proc = run("evaluate", "example:three-customers", write_json(tmp_path / "p.json", plan))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "shipments[0].quantity" in proc.stderr
+    assert "purchase_orders[0].period" in proc.stderr
+
+
+def test_evaluate_a_malformed_plan_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"shipments": [')
+    proc = run("evaluate", "example:three-customers", path)
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "not valid JSON" in proc.stderr
+
+
+def test_evaluate_a_missing_plan_file(tmp_path: Path) -> None:
+    proc = run("evaluate", "example:three-customers", tmp_path / "absent.json")
+    assert proc.returncode == 2
+    no_traceback(proc)
+
+
+def test_evaluate_against_an_invalid_problem(tmp_path: Path) -> None:
+    data = three_customers()
+    data["agreements"][0]["sku"] = "NOPE"
+    problem = write_json(tmp_path / "problem.json", data)
+    proc = run("evaluate", problem, write_json(tmp_path / "p.json", {}))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "agreements[0].sku" in proc.stderr
+
+
+# --- listings -----------------------------------------------------------------------------------
+
+
+def test_backends_lists_highs() -> None:
+    proc = run("backends")
+    assert proc.returncode == 0, proc.stderr
+    assert "highs" in proc.stdout.split()
+
+
+def test_examples_lists_the_bundled_problems() -> None:
+    proc = run("examples")
+    assert proc.returncode == 0, proc.stderr
+    listed = proc.stdout.split()
+    for name in ["three-customers", "mixed-small", "mixed-medium"]:
+        assert f"example:{name}" in listed
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    proc = run("frobnicate")
+    assert proc.returncode == 2
+    no_traceback(proc)

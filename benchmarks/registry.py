@@ -94,8 +94,7 @@ def main() -> int:
         args = ", ".join(f"{k}={v}" for k, v in spec.overrides.items())
         print(
             f"{name:10s} {spec.family}({args}) seed={spec.seed}: {len(p.orders)} orders, "
-            f"{lines} lines, {len(p.items)} SKUs, {len(p.agreements)} agreements"
-            + (" [heavy]" if spec.heavy else "")
+            f"{lines} lines, {len(p.items)} SKUs, {len(p.agreements)} agreements" + (" [heavy]" if spec.heavy else "")
         )
     return 0
 

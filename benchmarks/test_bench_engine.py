@@ -45,6 +45,7 @@ SOLVE_INSTANCES: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_SOLVE = ("tiny", "small-100")
 
+
 def _cases(names: tuple[str, ...]) -> list[Any]:
     return [pytest.param(n, id=n, marks=[pytest.mark.slow] if n in HEAVY else []) for n in names]
 

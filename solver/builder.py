@@ -160,10 +160,11 @@ def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, 
 
     # --- u: supplier ordered from in a period (fixed order cost)
     sup_of_slot = ix.ag_supplier[slot_ag]
-    charged = ix.supplier_cost[sup_of_slot] > 0
+    fixed = ix.fixed_order_cost()
+    charged = fixed[sup_of_slot, slot_p] > 0
     sp_keys = np.unique(sup_of_slot[charged] * T + slot_p[charged])
     u_sup, u_p = sp_keys // T, sp_keys % T
-    u_cols = asm.add_columns("u", ix.supplier_cost[u_sup], 0.0, 1.0, integer=True)
+    u_cols = asm.add_columns("u", fixed[u_sup, u_p], 0.0, 1.0, integer=True)
 
     # --- v: ship-complete order delivered whole in period t
     sc_lines = np.flatnonzero(ix.line_complete & (ix.line_first <= ix.line_last))
@@ -337,7 +338,7 @@ def _price_segments(ix: ProblemIndex) -> _Segments:
     slot_ag_l, slot_p_l = [], []
     seg_slot_l, lo_l, hi_l, price_l, needs_l = [], [], [], [], []
     n_slots = 0
-    for a, ag in enumerate(ix.problem.agreements):
+    for a, ag in enumerate(ix.agreements):
         L = int(ix.ag_lead[a])
         if L > T - 1:
             continue

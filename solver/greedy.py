@@ -33,7 +33,7 @@ class _State:
 
 
 def _price(ix: ProblemIndex, a: int, q: int) -> float:
-    return ix.problem.agreements[a].price_at(q) * q if q > 0 else 0.0
+    return ix.agreements[a].price_at(q) * q if q > 0 else 0.0
 
 
 def _buy_option(st: _State, a: int, p: int, need: int) -> tuple[int, int, float] | None:

@@ -13,7 +13,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from stockplan.models.problem import Problem, Role
+from stockplan.models.problem import Agreement, Problem, Role
 
 
 @dataclass
@@ -45,7 +45,8 @@ class ProblemIndex:
     line_priority: np.ndarray
     allowed: np.ndarray  # (lines, NL) bool
     ship_cost: np.ndarray  # (lines, NL)
-    # per agreement
+    # per agreement (a subset index keeps only its SKUs' agreements)
+    agreements: list[Agreement]
     agreement_ids: list[str]
     ag_sku: np.ndarray
     ag_loc: np.ndarray  # -1 for dropship
@@ -58,6 +59,14 @@ class ProblemIndex:
     ag_dropship: np.ndarray
     supplier_ids: list[str]
     supplier_cost: np.ndarray
+    # (suppliers, T) fixed cost per supplier and period, when a decomposition prices it per part
+    period_cost: np.ndarray | None = None
+
+    def fixed_order_cost(self) -> np.ndarray:
+        """Fixed cost of ordering from each supplier in each period, ``(suppliers, T)``."""
+        if self.period_cost is not None:
+            return self.period_cost
+        return np.repeat(self.supplier_cost[:, None], self.T, axis=1)
 
     @property
     def n_locations(self) -> int:
@@ -217,6 +226,7 @@ def build_index(problem: Problem) -> ProblemIndex:
         line_priority=arr("prio", np.int64),
         allowed=np.array(allowed_rows, dtype=bool).reshape(n, NL),
         ship_cost=np.array(cost_rows, dtype=np.float64).reshape(n, NL),
+        agreements=list(ags),
         agreement_ids=[a.id for a in ags],
         ag_sku=np.array([sku_of[a.sku] for a in ags], dtype=np.int64),
         ag_loc=np.array([loc_of[a.location] if a.role != Role.DROPSHIP and a.location else -1 for a in ags],
@@ -231,4 +241,60 @@ def build_index(problem: Problem) -> ProblemIndex:
         ag_dropship=np.array([a.role == Role.DROPSHIP for a in ags], dtype=bool),
         supplier_ids=[s.id for s in problem.suppliers],
         supplier_cost=np.array([s.order_cost for s in problem.suppliers], dtype=np.float64),
+    )
+
+
+def subset_index(ix: ProblemIndex, skus: np.ndarray, period_cost: np.ndarray | None = None) -> ProblemIndex:
+    """The part of ``ix`` that concerns only the SKUs ``skus`` (global sku indices).
+
+    Lines keep pointing at the global orders, so plans decoded from a subset use
+    the problem's own ids. ``period_cost`` (suppliers × periods) replaces the fixed
+    order costs: a decomposition prices shared supplier costs per part.
+    """
+    skus = np.asarray(skus, dtype=np.int64)
+    NL = ix.n_locations
+    new_of = np.full(len(ix.skus), -1, dtype=np.int64)
+    new_of[skus] = np.arange(skus.shape[0])
+    pairs = (skus[:, None] * NL + np.arange(NL)[None, :]).ravel()
+    lines = np.flatnonzero(new_of[ix.line_sku] >= 0)
+    ags = np.flatnonzero(new_of[ix.ag_sku] >= 0)
+    return ProblemIndex(
+        problem=ix.problem,
+        T=ix.T,
+        skus=[ix.skus[k] for k in skus],
+        locations=ix.locations,
+        on_hand=ix.on_hand[pairs],
+        inbound=ix.inbound[pairs],
+        forecast=ix.forecast[pairs],
+        safety_stock=ix.safety_stock[pairs],
+        safety_cost=ix.safety_cost[pairs],
+        holding=ix.holding[skus],
+        lost_sale=ix.lost_sale[skus],
+        line_order=ix.line_order[lines],
+        line_no=ix.line_no[lines],
+        line_sku=new_of[ix.line_sku[lines]],
+        line_qty=ix.line_qty[lines],
+        line_due=ix.line_due[lines],
+        line_first=ix.line_first[lines],
+        line_last=ix.line_last[lines],
+        line_backorder=ix.line_backorder[lines],
+        line_lost=ix.line_lost[lines],
+        line_complete=ix.line_complete[lines],
+        line_priority=ix.line_priority[lines],
+        allowed=ix.allowed[lines],
+        ship_cost=ix.ship_cost[lines],
+        agreements=[ix.agreements[a] for a in ags],
+        agreement_ids=[ix.agreement_ids[a] for a in ags],
+        ag_sku=new_of[ix.ag_sku[ags]],
+        ag_loc=ix.ag_loc[ags],
+        ag_supplier=ix.ag_supplier[ags],
+        ag_lead=ix.ag_lead[ags],
+        ag_moq=ix.ag_moq[ags],
+        ag_pack=ix.ag_pack[ags],
+        ag_cap=ix.ag_cap[ags],
+        ag_price=ix.ag_price[ags],
+        ag_dropship=ix.ag_dropship[ags],
+        supplier_ids=ix.supplier_ids,
+        supplier_cost=ix.supplier_cost,
+        period_cost=period_cost,
     )

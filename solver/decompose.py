@@ -1,0 +1,344 @@
+"""Decomposition for large problems: one sub-MIP per group of coupled SKUs.
+
+Only two things couple SKUs in the model: ship-complete orders spanning several
+SKUs (kept inside one part) and suppliers' fixed order costs, shared by every SKU
+ordered from the same supplier in the same period. The shared cost is priced per
+part with multipliers ``mu[c, s, p] >= 0``; for any such prices
+
+    bound = sum_c LB_c(mu_c) + sum_{s,p} min(0, f_s - sum_c mu[c, s, p])
+
+is a valid lower bound on the whole problem (Lagrangian relaxation of
+``u_c[s, p] <= u[s, p]``), where ``LB_c`` is the proven bound of part ``c``'s
+sub-MIP. Round 1 splits each fixed cost evenly among the parts that could use
+it; later rounds are fix-and-optimize passes: a part pays nothing for a
+supplier period another part already orders in, and the full cost otherwise.
+Every round's combined plan is checked by the evaluator and the cheapest is
+kept; the best bound of all rounds is reported.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from stockplan.models.plan import Decisions
+from stockplan.models.problem import Problem
+from stockplan.solver.backends import get_backend
+from stockplan.solver.backends.base import SolveOptions
+from stockplan.solver.builder import ModelMap, build_model
+from stockplan.solver.decode import decode_plan, encode_plan
+from stockplan.solver.evaluator import evaluate
+from stockplan.solver.indexing import ProblemIndex, subset_index
+from stockplan.solver.mip import MipModel
+
+
+def coupled_parts(ix: ProblemIndex, target_lines: int = 400) -> list[np.ndarray]:
+    """SKUs grouped into parts of about ``target_lines`` order lines.
+
+    SKUs sharing ship-complete orders are kept together where their connected
+    component is small enough; a component larger than a part (on generated
+    data, most SKUs form one) is cut, and the ship-complete orders it cuts become
+    *linking orders* (see :func:`solve_decomposed`).
+    """
+    S = len(ix.skus)
+    sc = np.flatnonzero(ix.line_complete)
+    orders, first = np.unique(ix.line_order[sc], return_index=True)
+    anchor = ix.line_sku[sc[first]][np.searchsorted(orders, ix.line_order[sc])]
+    graph = sp.coo_matrix((np.ones(sc.shape[0]), (anchor, ix.line_sku[sc])), shape=(S, S))
+    n_comp, label = connected_components(graph, directed=False)
+    lines_per_sku = np.bincount(ix.line_sku, minlength=S) + 1
+    lines_per_comp = np.bincount(label, weights=lines_per_sku, minlength=n_comp)
+    # Components largest first, each component's SKUs contiguous: a part is a run of this order.
+    comp_rank = np.argsort(np.lexsort((np.arange(n_comp), -lines_per_comp)))
+    order = np.lexsort((np.arange(S), comp_rank[label]))
+    parts: list[np.ndarray] = []
+    start, acc = 0, 0
+    for pos, k in enumerate(order):
+        acc += int(lines_per_sku[k])
+        if acc >= target_lines:
+            parts.append(np.sort(order[start : pos + 1]))
+            start, acc = pos + 1, 0
+    if start < S:
+        parts.append(np.sort(order[start:]))
+    return parts
+
+
+def linking_orders(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
+    """Ship-complete orders (indices into ``problem.orders``) whose lines fall in several parts."""
+    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
+    for c, skus in enumerate(parts):
+        part_of_sku[skus] = c
+    sc = np.flatnonzero(ix.line_complete)
+    pairs = np.unique(np.stack([ix.line_order[sc], part_of_sku[ix.line_sku[sc]]], axis=1), axis=0)
+    orders, counts = np.unique(pairs[:, 0], return_counts=True)
+    return orders[counts > 1]
+
+
+def complete_order_periods(problem: Problem, plan: Decisions, orders: np.ndarray) -> dict[int, int]:
+    """Period in which ``plan`` delivers each ship-complete order of ``orders`` (-1: not delivered)."""
+    index = {problem.orders[int(o)].id: int(o) for o in orders}
+    periods = dict.fromkeys(index.values(), -1)
+    for s in plan.shipments:
+        o = index.get(s.order)
+        if o is not None and s.quantity > 0:
+            periods[o] = s.period
+    return periods
+
+
+def restrict_plan(problem: Problem, plan: Decisions, skus: set[str]) -> Decisions:
+    """The decisions of ``plan`` that concern ``skus`` only."""
+    orders = {o.id: o for o in problem.orders}
+    ag_sku = {a.id: a.sku for a in problem.agreements}
+    return Decisions(
+        shipments=[s for s in plan.shipments if orders[s.order].lines[s.line].sku in skus],
+        forecast_fills=[f for f in plan.forecast_fills if f.sku in skus],
+        purchase_orders=[po for po in plan.purchase_orders if ag_sku[po.agreement] in skus],
+    )
+
+
+def merge_plans(parts: list[Decisions]) -> Decisions:
+    return Decisions(
+        shipments=[s for p in parts for s in p.shipments],
+        forecast_fills=[f for p in parts for f in p.forecast_fills],
+        purchase_orders=[po for p in parts for po in p.purchase_orders],
+    )
+
+
+@dataclass
+class PartResult:
+    plan: Decisions | None
+    bound: float | None
+    used: np.ndarray  # (suppliers, T) bool: supplier periods this part orders in
+    seconds: float
+    outcome: str
+
+
+# The problem index is inherited by forked workers instead of being pickled per task.
+_SHARED: dict[str, ProblemIndex] = {}
+
+
+def _solve_part(
+    skus: np.ndarray,
+    period_cost: np.ndarray,
+    warm: Decisions | None,
+    options: SolveOptions,
+    backend: str,
+    fixed_complete: dict[int, int],
+) -> PartResult:
+    started = time.perf_counter()
+    ix = subset_index(_SHARED["ix"], skus, period_cost)
+    model, mapping = build_model(ix)
+    fix_complete_orders(model, mapping, fixed_complete)
+    x0 = encode_plan(ix, model, mapping, warm) if warm is not None else None
+    result = get_backend(backend).solve(model, options, x0)
+    used = np.zeros((len(ix.supplier_ids), ix.T), dtype=bool)
+    if result.x is None:
+        return PartResult(None, result.bound, used, time.perf_counter() - started, str(result.outcome))
+    plan = decode_plan(ix, model, mapping, np.rint(result.x) if model.num_integer == model.num_cols else result.x)
+    ag_index = {a: k for k, a in enumerate(ix.agreement_ids)}
+    for po in plan.purchase_orders:
+        if po.quantity > 0:
+            used[ix.ag_supplier[ag_index[po.agreement]], po.period] = True
+    return PartResult(plan, result.bound, used, time.perf_counter() - started, str(result.outcome))
+
+
+def fix_complete_orders(model: MipModel, mapping: ModelMap, periods: dict[int, int]) -> None:
+    """Allow ship-complete orders only in a given period (-1: never) in a part's model.
+
+    Delivery in that period stays a choice: parts that disagree are reconciled by
+    :func:`drop_split_orders`.
+    """
+    if not periods:
+        return
+    v = model.blocks["v"]
+    orders = np.fromiter(periods.keys(), dtype=np.int64)
+    chosen = np.fromiter(periods.values(), dtype=np.int64)
+    pos = np.searchsorted(orders, mapping.v_order, sorter=np.argsort(orders))
+    pos = np.argsort(orders)[np.minimum(pos, orders.shape[0] - 1)]
+    held = orders[pos] == mapping.v_order
+    off = held & (chosen[pos] != mapping.v_t)
+    model.col_upper[np.arange(v.start, v.stop)[off]] = 0.0
+
+
+def _usable_periods(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
+    """(parts, suppliers, T) bool: the part has an agreement with the supplier placeable in the period."""
+    n_sup, T = len(ix.supplier_ids), ix.T
+    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
+    for c, skus in enumerate(parts):
+        part_of_sku[skus] = c
+    usable = np.zeros((len(parts), n_sup, T), dtype=bool)
+    last_p = T - 1 - ix.ag_lead
+    for a in np.flatnonzero(last_p >= 0):
+        usable[part_of_sku[ix.ag_sku[a]], ix.ag_supplier[a], : last_p[a] + 1] = True
+    return usable
+
+
+@dataclass
+class DecompositionResult:
+    plan: Decisions
+    cost: float
+    bound: float | None
+    rounds: int
+    parts: int
+    history: list[tuple[float, float, float | None]]  # (seconds, cost, bound) per round
+
+
+def solve_decomposed(
+    problem: Problem,
+    ix: ProblemIndex,
+    incumbent: Decisions,
+    options: SolveOptions,
+    backend: str = "highs",
+    workers: int = 2,
+    target_lines: int = 400,
+    max_rounds: int = 10,
+) -> DecompositionResult:
+    """Improve ``incumbent`` (a feasible plan) part by part until the time limit; see the module doc.
+
+    Round 0 relaxes both couplings (fixed costs split evenly, linking orders free
+    per part): its part bounds give the global bound, and its part plans are kept
+    wherever they agree with each other on the linking orders. Later rounds hold
+    linking orders to the incumbent's choice and re-price fixed costs
+    (fix-and-optimize), so every part can fall back on the incumbent's decisions.
+    """
+    started = time.perf_counter()
+    deadline = started + options.time_limit
+    parts = coupled_parts(ix, target_lines)
+    links = linking_orders(ix, parts)
+    usable = _usable_periods(ix, parts)
+    f = ix.fixed_order_cost()  # (suppliers, T)
+    best_plan, best_cost = incumbent, evaluate(problem, incumbent).cost
+    best_bound: float | None = None
+    history: list[tuple[float, float, float | None]] = []
+    part_skus = [{ix.skus[k] for k in skus} for skus in parts]
+    part_links = _links_per_part(ix, parts, links)
+    sizes = np.array([np.isin(ix.line_sku, skus).sum() + 1 for skus in parts], dtype=float)
+
+    _SHARED["ix"] = ix
+    executor: Executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=mp.get_context("fork"))
+    try:
+        used = np.stack([_orders_in(problem, ix, restrict_plan(problem, best_plan, k)) for k in part_skus])
+        wanted: dict[int, int] = {}
+        for rnd in range(max_rounds):
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0.2:
+                break
+            warm = [restrict_plan(problem, best_plan, skus) for skus in part_skus]
+            if rnd == 0:
+                mu = usable * (f / np.maximum(usable.sum(axis=0), 1))[None, :, :]
+                fixed: list[dict[int, int]] = [{} for _ in parts]
+            else:
+                others = used.sum(axis=0)[None, :, :] - used
+                mu = usable * np.where(others > 0, 0.0, f[None, :, :])
+                # Linking orders: the incumbent's period, else the latest any part wanted last round.
+                now = complete_order_periods(problem, best_plan, links)
+                target = {o: (now[o] if now[o] >= 0 else wanted.get(o, -1)) for o in now}
+                fixed = [{o: target[o] for o in part_links[c]} for c in range(len(parts))]
+            # Round 0 gets a share of the time so later rounds can still run; time per part by size.
+            budget = remaining * (0.5 if rnd == 0 else 0.9) * max(1, workers)
+            limits = np.maximum(0.2, budget * sizes / sizes.sum())
+            futures = [
+                executor.submit(
+                    _solve_part, parts[c], mu[c], warm[c],
+                    replace(options, time_limit=float(min(limits[c], remaining)), threads=1), backend, fixed[c],
+                )
+                for c in range(len(parts))
+            ]
+            results = [fut.result() for fut in futures]
+            if rnd == 0:
+                bound = _lagrangian_bound(results, mu, f)
+                if bound is not None:
+                    best_bound = bound
+            plans = [r.plan if r.plan is not None else warm[c] for c, r in enumerate(results)]
+            wanted = _latest_wanted(problem, plans, links)
+            plans = drop_split_orders(problem, plans, links)
+            candidate = merge_plans(plans)
+            ev = evaluate(problem, candidate)
+            if os.environ.get("STOCKPLAN_DEBUG"):
+                print(rnd, ev.feasible, ev.cost, [v.message for v in ev.violations[:5]],
+                      sum(r.plan is None for r in results), [r.outcome for r in results][:10])
+            improved = ev.feasible and ev.cost < best_cost - 1e-9
+            if improved:
+                best_plan, best_cost = candidate, ev.cost
+                used = np.stack([_orders_in(problem, ix, p) for p in plans])
+            history.append((time.perf_counter() - started, best_cost, best_bound))
+            if rnd > 0 and not improved:
+                break  # fixing supplier periods brings nothing more
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        _SHARED.pop("ix", None)
+    if best_bound is not None:
+        best_bound = min(best_bound, best_cost)
+    return DecompositionResult(best_plan, best_cost, best_bound, len(history), len(parts), history)
+
+
+def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:
+    link_set = set(links.tolist())
+    out: list[list[int]] = []
+    for skus in parts:
+        mask = np.isin(ix.line_sku, skus) & ix.line_complete
+        out.append(sorted({int(o) for o in ix.line_order[mask] if int(o) in link_set}))
+    return out
+
+
+def _latest_wanted(problem: Problem, plans: list[Decisions], links: np.ndarray) -> dict[int, int]:
+    """For each linking order, the latest period any part delivered some of it in."""
+    index = {problem.orders[int(o)].id: int(o) for o in links}
+    wanted: dict[int, int] = {}
+    for plan in plans:
+        for s in plan.shipments:
+            o = index.get(s.order)
+            if o is not None and s.quantity > 0:
+                wanted[o] = max(wanted.get(o, -1), s.period)
+    return wanted
+
+
+def drop_split_orders(problem: Problem, plans: list[Decisions], links: np.ndarray) -> list[Decisions]:
+    """Withdraw every linking order that the parts deliver in different periods (or only partly).
+
+    Removing shipments only leaves more stock behind, so the merged plan stays
+    feasible; the withdrawn order counts as not delivered.
+    """
+    if links.size == 0:
+        return plans
+    ids = {problem.orders[int(o)].id for o in links}
+    periods: dict[str, set[int]] = {}
+    lines_sent: dict[str, set[int]] = {}
+    for plan in plans:
+        for s in plan.shipments:
+            if s.order in ids and s.quantity > 0:
+                periods.setdefault(s.order, set()).add(s.period)
+                lines_sent.setdefault(s.order, set()).add(s.line)
+    n_lines = {o.id: len(o.lines) for o in problem.orders if o.id in ids}
+    split = {o for o in periods if len(periods[o]) > 1 or len(lines_sent[o]) < n_lines[o]}
+    if not split:
+        return plans
+    return [
+        plan.model_copy(update={"shipments": [s for s in plan.shipments if s.order not in split]})
+        for plan in plans
+    ]
+
+
+def _orders_in(problem: Problem, ix: ProblemIndex, plan: Decisions) -> np.ndarray:
+    sup_index = {s: k for k, s in enumerate(ix.supplier_ids)}
+    supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
+    used = np.zeros((len(ix.supplier_ids), ix.T), dtype=bool)
+    for po in plan.purchase_orders:
+        if po.quantity > 0:
+            used[supplier_of[po.agreement], po.period] = True
+    return used
+
+
+def _lagrangian_bound(results: list[PartResult], mu: np.ndarray, f: np.ndarray) -> float | None:
+    if any(r.bound is None for r in results):
+        return None
+    correction = np.minimum(0.0, f - mu.sum(axis=0)).sum()
+    return float(sum(r.bound for r in results if r.bound is not None) + correction)
+

@@ -84,18 +84,23 @@ def solve(
     threads: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     warm_start: Annotated[bool, typer.Option(help="Start from the greedy plan")] = True,
+    method: Annotated[str, typer.Option(help="auto, mip (one model) or decompose (for large problems)")] = "auto",
+    workers: Annotated[int, typer.Option(min=0, help="Processes for decompose; 0: one per core")] = 0,
 ) -> None:
     """Solve a problem for minimum cost and print a summary."""
     from stockplan.solver.backends import BACKENDS
     from stockplan.solver.backends.base import SolveOptions
+    from stockplan.solver.solve import METHODS
     from stockplan.solver.solve import solve as run_solve
 
     if backend not in BACKENDS:
         fail(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if method not in METHODS:
+        fail(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     parsed = parse_problem(problem)
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed, workers=workers)
     with console.status(f"solving with {backend} (limit {time_limit:g} s)"):
-        plan = run_solve(parsed, options, backend=backend, warm_start=warm_start, isolate=True)
+        plan = run_solve(parsed, options, backend=backend, warm_start=warm_start, isolate=True, method=method)
     print_summary(problem, plan)
     if plan.status == "error":
         fail(f"no plan: {plan.message}", EXIT_NO_PLAN)
@@ -161,7 +166,7 @@ def print_summary(source: str, plan: Plan) -> None:
     head.add_row("cost", f"{plan.cost:,.3f}")
     head.add_row("bound", "—" if plan.bound is None else f"{plan.bound:,.3f}")
     head.add_row("gap", "—" if plan.gap is None else f"{plan.gap:.4%}")
-    head.add_row("backend", plan.backend)
+    head.add_row("backend", f"{plan.backend} ({plan.method})")
     head.add_row("seconds", f"{plan.solve_seconds:.2f} (model built in {plan.build_seconds:.2f})")
     head.add_row("decisions", f"{len(plan.shipments)} shipments, {len(plan.purchase_orders)} purchase orders, "
                               f"{len(plan.forecast_fills)} forecast fills")

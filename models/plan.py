@@ -95,4 +95,5 @@ class Plan(Decisions):
     solve_seconds: float = 0.0
     build_seconds: float = 0.0
     backend: str = ""
+    method: str = ""  # "mip" (one model) or "decompose" (parts with a Lagrangian bound)
     message: str = ""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 
 from stockplan.models.plan import Decisions, DropshipLine, ForecastFill, PurchaseOrder, Shipment
+from stockplan.solver.backends import get_backend
+from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import ModelMap
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import MipModel
@@ -145,3 +148,21 @@ def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions
     if model.max_violation(x) > 1e-6:
         return None
     return x
+
+
+def integral_flows(model: MipModel, x: np.ndarray, options: SolveOptions) -> np.ndarray | None:
+    """A solution whose continuous flows are whole units too.
+
+    With integer columns fixed, the rest is a network flow: a simplex vertex of it
+    is integral. Solvers usually return one; when not, this re-solves the LP.
+    """
+    if model.max_violation_integral(x) <= 1e-6:
+        return x
+    fixed = np.rint(x)
+    lo, hi = model.col_lower.copy(), model.col_upper.copy()
+    lo[model.integrality] = hi[model.integrality] = fixed[model.integrality]
+    lp = replace(model, col_lower=lo, col_upper=hi, integrality=np.zeros_like(model.integrality))
+    result = get_backend("highs").solve(lp, replace(options, time_limit=max(options.time_limit, 10.0)))
+    if result.x is None or model.max_violation_integral(result.x) > 1e-6:
+        return None
+    return result.x

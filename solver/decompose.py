@@ -18,25 +18,28 @@ kept; the best bound of all rounds is reported.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
-import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
 from stockplan.models.plan import Decisions
 from stockplan.models.problem import Problem
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import ModelMap, build_model
-from stockplan.solver.decode import decode_plan, encode_plan
+from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.evaluator import evaluate
 from stockplan.solver.indexing import ProblemIndex, subset_index
 from stockplan.solver.mip import MipModel
+from stockplan.solver.rounding import lp_rounding
+
+log = logging.getLogger(__name__)
 
 
 def coupled_parts(ix: ProblemIndex, target_lines: int = 400) -> list[np.ndarray]:
@@ -55,9 +58,13 @@ def coupled_parts(ix: ProblemIndex, target_lines: int = 400) -> list[np.ndarray]
     n_comp, label = connected_components(graph, directed=False)
     lines_per_sku = np.bincount(ix.line_sku, minlength=S) + 1
     lines_per_comp = np.bincount(label, weights=lines_per_sku, minlength=n_comp)
-    # Components largest first, each component's SKUs contiguous: a part is a run of this order.
+    # Reverse Cuthill-McKee puts linked SKUs next to each other, so cutting the
+    # sequence into runs cuts few ship-complete orders.
+    sym = (graph + graph.T).tocsr()
+    rcm_pos = np.empty(S, dtype=np.int64)
+    rcm_pos[reverse_cuthill_mckee(sym, symmetric_mode=True)] = np.arange(S)
     comp_rank = np.argsort(np.lexsort((np.arange(n_comp), -lines_per_comp)))
-    order = np.lexsort((np.arange(S), comp_rank[label]))
+    order = np.lexsort((rcm_pos, comp_rank[label]))
     parts: list[np.ndarray] = []
     start, acc = 0, 0
     for pos, k in enumerate(order):
@@ -115,7 +122,6 @@ def merge_plans(parts: list[Decisions]) -> Decisions:
 class PartResult:
     plan: Decisions | None
     bound: float | None
-    used: np.ndarray  # (suppliers, T) bool: supplier periods this part orders in
     seconds: float
     outcome: str
 
@@ -131,29 +137,45 @@ def _solve_part(
     options: SolveOptions,
     backend: str,
     fixed_complete: dict[int, int],
+    rounding: bool = False,
+    deadline: float = float("inf"),
 ) -> PartResult:
+    """Solve one part: its MIP warm-started from ``warm``, or (``rounding``) its LP rounded.
+
+    ``deadline`` (``time.time()``) caps the part's time limit, since it may wait
+    in the queue; past it the part keeps ``warm``.
+    """
     started = time.perf_counter()
+    left = deadline - time.time()
+    if left < 0.05:
+        return PartResult(None, None, 0.0, "skipped")
+    options = replace(options, time_limit=min(options.time_limit, left))
     ix = subset_index(_SHARED["ix"], skus, period_cost)
     model, mapping = build_model(ix)
-    fix_complete_orders(model, mapping, fixed_complete)
-    x0 = encode_plan(ix, model, mapping, warm) if warm is not None else None
-    result = get_backend(backend).solve(model, options, x0)
-    used = np.zeros((len(ix.supplier_ids), ix.T), dtype=bool)
-    if result.x is None:
-        return PartResult(None, result.bound, used, time.perf_counter() - started, str(result.outcome))
-    plan = decode_plan(ix, model, mapping, np.rint(result.x) if model.num_integer == model.num_cols else result.x)
-    ag_index = {a: k for k, a in enumerate(ix.agreement_ids)}
-    for po in plan.purchase_orders:
-        if po.quantity > 0:
-            used[ix.ag_supplier[ag_index[po.agreement]], po.period] = True
-    return PartResult(plan, result.bound, used, time.perf_counter() - started, str(result.outcome))
+    if rounding:
+        # The relaxation leaves linking orders free (its value is a bound); the rounded plan follows them.
+        rounded = lp_rounding(
+            ix, model, mapping, options, backend, lambda m: fix_complete_orders(m, mapping, fixed_complete)
+        )
+        x, bound, outcome = rounded.x, rounded.lp_bound, "rounded"
+    else:
+        fix_complete_orders(model, mapping, fixed_complete)
+        x0 = encode_plan(ix, model, mapping, warm) if warm is not None else None
+        result = get_backend(backend).solve(model, options, x0)
+        x, bound, outcome = result.x, result.bound, str(result.outcome)
+    if x is not None:
+        x = integral_flows(model, x, options)
+    if x is None:
+        return PartResult(None, bound, time.perf_counter() - started, outcome)
+    plan = decode_plan(ix, model, mapping, x)
+    return PartResult(plan, bound, time.perf_counter() - started, outcome)
 
 
 def fix_complete_orders(model: MipModel, mapping: ModelMap, periods: dict[int, int]) -> None:
     """Allow ship-complete orders only in a given period (-1: never) in a part's model.
 
     Delivery in that period stays a choice: parts that disagree are reconciled by
-    :func:`drop_split_orders`.
+    :func:`align_split_orders`.
     """
     if not periods:
         return
@@ -210,6 +232,7 @@ def solve_decomposed(
     """
     started = time.perf_counter()
     deadline = started + options.time_limit
+    wall_deadline = time.time() + options.time_limit  # comparable across processes
     parts = coupled_parts(ix, target_lines)
     links = linking_orders(ix, parts)
     usable = _usable_periods(ix, parts)
@@ -232,6 +255,7 @@ def solve_decomposed(
                 break
             warm = [restrict_plan(problem, best_plan, skus) for skus in part_skus]
             if rnd == 0:
+                # Relaxed: fixed costs split evenly, linking orders free in each part (aligned after).
                 mu = usable * (f / np.maximum(usable.sum(axis=0), 1))[None, :, :]
                 fixed: list[dict[int, int]] = [{} for _ in parts]
             else:
@@ -241,13 +265,14 @@ def solve_decomposed(
                 now = complete_order_periods(problem, best_plan, links)
                 target = {o: (now[o] if now[o] >= 0 else wanted.get(o, -1)) for o in now}
                 fixed = [{o: target[o] for o in part_links[c]} for c in range(len(parts))]
-            # Round 0 gets a share of the time so later rounds can still run; time per part by size.
+            # Round 0 (LP rounding) is quick; later rounds share what is left, time per part by size.
             budget = remaining * (0.5 if rnd == 0 else 0.9) * max(1, workers)
             limits = np.maximum(0.2, budget * sizes / sizes.sum())
             futures = [
                 executor.submit(
                     _solve_part, parts[c], mu[c], warm[c],
                     replace(options, time_limit=float(min(limits[c], remaining)), threads=1), backend, fixed[c],
+                    rnd == 0, wall_deadline - 0.5,
                 )
                 for c in range(len(parts))
             ]
@@ -258,12 +283,11 @@ def solve_decomposed(
                     best_bound = bound
             plans = [r.plan if r.plan is not None else warm[c] for c, r in enumerate(results)]
             wanted = _latest_wanted(problem, plans, links)
-            plans = drop_split_orders(problem, plans, links)
+            plans = align_split_orders(problem, plans, links)
             candidate = merge_plans(plans)
             ev = evaluate(problem, candidate)
-            if os.environ.get("STOCKPLAN_DEBUG"):
-                print(rnd, ev.feasible, ev.cost, [v.message for v in ev.violations[:5]],
-                      sum(r.plan is None for r in results), [r.outcome for r in results][:10])
+            log.debug("round %d: feasible=%s cost=%.2f parts without a plan=%d", rnd, ev.feasible, ev.cost,
+                      sum(r.plan is None for r in results))
             improved = ev.feasible and ev.cost < best_cost - 1e-9
             if improved:
                 best_plan, best_cost = candidate, ev.cost
@@ -300,30 +324,39 @@ def _latest_wanted(problem: Problem, plans: list[Decisions], links: np.ndarray) 
     return wanted
 
 
-def drop_split_orders(problem: Problem, plans: list[Decisions], links: np.ndarray) -> list[Decisions]:
-    """Withdraw every linking order that the parts deliver in different periods (or only partly).
+def align_split_orders(problem: Problem, plans: list[Decisions], links: np.ndarray) -> list[Decisions]:
+    """Make every linking order whole in one period again, keeping the merged plan feasible.
 
-    Removing shipments only leaves more stock behind, so the merged plan stays
-    feasible; the withdrawn order counts as not delivered.
+    An order whose lines every part delivers in full, but in different periods,
+    moves to the latest of them: shipping later only leaves more stock in the
+    periods between, so nothing goes negative. An order some part does not
+    deliver in full is withdrawn (also only leaving more stock); it counts as
+    not delivered.
     """
     if links.size == 0:
         return plans
-    ids = {problem.orders[int(o)].id for o in links}
-    periods: dict[str, set[int]] = {}
-    lines_sent: dict[str, set[int]] = {}
+    orders = {problem.orders[int(o)].id: problem.orders[int(o)] for o in links}
+    sent: dict[tuple[str, int], int] = {}
+    latest: dict[str, int] = {}
     for plan in plans:
         for s in plan.shipments:
-            if s.order in ids and s.quantity > 0:
-                periods.setdefault(s.order, set()).add(s.period)
-                lines_sent.setdefault(s.order, set()).add(s.line)
-    n_lines = {o.id: len(o.lines) for o in problem.orders if o.id in ids}
-    split = {o for o in periods if len(periods[o]) > 1 or len(lines_sent[o]) < n_lines[o]}
-    if not split:
-        return plans
-    return [
-        plan.model_copy(update={"shipments": [s for s in plan.shipments if s.order not in split]})
-        for plan in plans
-    ]
+            if s.order in orders and s.quantity > 0:
+                sent[s.order, s.line] = sent.get((s.order, s.line), 0) + s.quantity
+                latest[s.order] = max(latest.get(s.order, -1), s.period)
+    whole = {
+        oid for oid, o in orders.items()
+        if all(sent.get((oid, j), 0) == line.quantity for j, line in enumerate(o.lines))
+    }
+    out = []
+    for plan in plans:
+        shipments = []
+        for s in plan.shipments:
+            if s.order not in orders:
+                shipments.append(s)
+            elif s.order in whole:
+                shipments.append(s.model_copy(update={"period": latest[s.order]}))
+        out.append(plan.model_copy(update={"shipments": shipments}))
+    return out
 
 
 def _orders_in(problem: Problem, ix: ProblemIndex, plan: Decisions) -> np.ndarray:

@@ -8,6 +8,7 @@ the proven bound.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
@@ -19,13 +20,17 @@ from stockplan.models.problem import Problem
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions
 from stockplan.solver.builder import build_model
-from stockplan.solver.decode import decode_plan, encode_plan
-from stockplan.solver.evaluator import evaluate
+from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
+from stockplan.solver.decompose import solve_decomposed
+from stockplan.solver.evaluator import Evaluation, evaluate
 from stockplan.solver.greedy import greedy_plan
-from stockplan.solver.indexing import build_index
+from stockplan.solver.indexing import ProblemIndex, build_index
 from stockplan.solver.mip import MipModel
 
 DEFAULT_BACKEND = "highs"
+METHODS = ("auto", "mip", "decompose")
+# Above this many order lines one monolithic MIP stops paying off within a minute (benchmarks).
+AUTO_MIP_MAX_LINES = 300
 # Wall-clock grace beyond the time limit before an isolated solver process is killed.
 KILL_GRACE_SECONDS = 5.0
 # "optimal" is claimed only for a proven relative gap this small.
@@ -36,24 +41,6 @@ def relative_gap(cost: float, bound: float | None) -> float | None:
     if bound is None:
         return None
     return max(0.0, cost - bound) / max(abs(cost), 1e-9)
-
-
-def integral_flows(model: MipModel, x: np.ndarray, options: SolveOptions) -> np.ndarray | None:
-    """A solution whose continuous flows are whole units too.
-
-    With integer columns fixed, the rest is a network flow: a simplex vertex of it
-    is integral. Solvers usually return one; when not, this re-solves the LP.
-    """
-    if model.max_violation_integral(x) <= 1e-6:
-        return x
-    fixed = np.rint(x)
-    lo, hi = model.col_lower.copy(), model.col_upper.copy()
-    lo[model.integrality] = hi[model.integrality] = fixed[model.integrality]
-    lp = replace(model, col_lower=lo, col_upper=hi, integrality=np.zeros_like(model.integrality))
-    result = get_backend("highs").solve(lp, replace(options, time_limit=max(options.time_limit, 10.0)))
-    if result.x is None or model.max_violation_integral(result.x) > 1e-6:
-        return None
-    return result.x
 
 
 def _solve_in_child(
@@ -107,25 +94,79 @@ def solve(
     backend: str = DEFAULT_BACKEND,
     warm_start: bool = True,
     isolate: bool = False,
+    method: str = "auto",
 ) -> Plan:
-    """Solve ``problem`` for minimum cost and return a plan checked by the evaluator."""
+    """Solve ``problem`` for minimum cost and return a plan checked by the evaluator.
+
+    ``method``: ``mip`` (one model, proven optimal when time allows), ``decompose``
+    (parts of coupled SKUs with a Lagrangian bound, for large problems) or ``auto``
+    (``mip`` up to :data:`AUTO_MIP_MAX_LINES` order lines).
+    """
     options = options or SolveOptions()
     if problem.settings.time_limit is not None and options.time_limit == SolveOptions.time_limit:
         options = replace(options, time_limit=problem.settings.time_limit)
     if problem.settings.gap is not None and options.gap == SolveOptions.gap:
         options = replace(options, gap=problem.settings.gap)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     started = time.perf_counter()
     ix = build_index(problem)
-    # CP-SAT takes integer columns only; the flows are integral at every vertex anyway.
-    model, mapping = build_model(ix, all_integer="cpsat" in backend)
     greedy = greedy_plan(ix)
     greedy_eval = evaluate(problem, greedy)
+    if method == "auto":
+        method = "mip" if ix.n_lines <= AUTO_MIP_MAX_LINES else "decompose"
+    if method == "decompose" and greedy_eval.feasible:
+        return _solve_decomposed(problem, ix, greedy, options, backend, started)
+    return _solve_monolithic(problem, ix, greedy, greedy_eval, options, backend, warm_start, isolate, started)
+
+
+def _solve_decomposed(
+    problem: Problem, ix: ProblemIndex, greedy: Decisions, options: SolveOptions, backend: str, started: float
+) -> Plan:
+    build_seconds = time.perf_counter() - started
+    remaining = max(0.5, options.time_limit - build_seconds)
+    workers = options.workers or os.cpu_count() or 1
+    result = solve_decomposed(problem, ix, greedy, replace(options, time_limit=remaining), backend, workers)
+    ev = evaluate(problem, result.plan)  # the plan that leaves is checked here, whatever happened inside
+    if not ev.feasible:  # pragma: no cover - solve_decomposed only keeps evaluated plans
+        raise RuntimeError("decomposition returned an infeasible plan")
+    gap = relative_gap(ev.cost, result.bound)
+    out_of_time = time.perf_counter() - started >= options.time_limit * 0.95
+    status = Status.OPTIMAL if gap is not None and gap <= OPTIMAL_GAP else (
+        Status.TIME_LIMIT if out_of_time else Status.FEASIBLE)
+    return Plan(
+        **result.plan.model_dump(),
+        status=status,
+        cost=ev.cost,
+        costs=ev.costs,
+        bound=result.bound,
+        gap=gap,
+        solve_seconds=time.perf_counter() - started,
+        build_seconds=build_seconds,
+        backend=backend,
+        method="decompose",
+        message=f"{result.parts} parts, {result.rounds} rounds",
+    )
+
+
+def _solve_monolithic(
+    problem: Problem,
+    ix: ProblemIndex,
+    greedy: Decisions,
+    greedy_eval: Evaluation,
+    options: SolveOptions,
+    backend: str,
+    warm_start: bool,
+    isolate: bool,
+    started: float,
+) -> Plan:
+    # CP-SAT takes integer columns only; the flows are integral at every vertex anyway.
+    model, mapping = build_model(ix, all_integer="cpsat" in backend)
     warm = encode_plan(ix, model, mapping, greedy) if warm_start and greedy_eval.feasible else None
     build_seconds = time.perf_counter() - started
 
     remaining = max(0.1, options.time_limit - build_seconds)
     result = run_backend(backend, model, replace(options, time_limit=remaining), warm, isolate)
-
     candidates: list[tuple[Decisions, float, Costs]] = []
     notes = [result.message] if result.message and result.outcome != Outcome.OPTIMAL else []
     solution = integral_flows(model, result.x, options) if result.x is not None else None
@@ -164,6 +205,7 @@ def solve(
         solve_seconds=seconds,
         build_seconds=build_seconds,
         backend=backend,
+        method="mip",
         message="; ".join(notes),
     )
 

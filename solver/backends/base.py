@@ -27,6 +27,7 @@ class SolveOptions:
     threads: int = 1
     seed: int = 0
     verbose: bool = False
+    workers: int = 0  # processes for decomposed solves; 0: one per core
 
 
 @dataclass

@@ -145,6 +145,40 @@ def evaluate(
 
 
 @app.command()
+def bench(
+    families: Annotated[str, typer.Option(help="Comma-separated: tiny, small, medium, large")] = "small,medium",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds")] = "0",
+    methods: Annotated[str, typer.Option(help="Comma-separated: greedy, stockplan, mip-<backend>, pulp-cbc-plain")] = (
+        "greedy,stockplan,mip-highs,pulp-cbc-plain"),
+    time_limit: Annotated[str, typer.Option(help="Seconds per solve: one number or family=seconds,...")] = (
+        "small=5,medium=60,large=300"),
+    orders: Annotated[int | None, typer.Option(help="Override the families' order count")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and time_and_gap.png")] = Path(
+        "bench-report"),
+) -> None:
+    """Benchmark every method on generated families in one run and write a report."""
+    from stockplan.benchmarks.report import FAMILY_NAMES, run
+
+    fams = [f.strip() for f in families.split(",") if f.strip()]
+    unknown = [f for f in fams if f not in FAMILY_NAMES]
+    if unknown:
+        fail(f"unknown family {unknown[0]!r}; known: {', '.join(FAMILY_NAMES)}")
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        if "=" in time_limit:
+            limits = {k.strip(): float(v) for k, v in (p.split("=") for p in time_limit.split(","))}
+        else:
+            limits = dict.fromkeys(fams, float(time_limit))
+    except ValueError:
+        fail("--seeds takes integers and --time-limit seconds (or family=seconds,...)")
+    with console.status("benchmarking") as status:
+        records = run(fams, seed_list, [m.strip() for m in methods.split(",")], limits, out, orders,
+                      progress=lambda msg: status.update(f"benchmarking: {msg}"))
+    console.print((out / "report.md").read_text(), markup=False, highlight=False)
+    console.print(f"{len(records)} measurements; report in {out}/")
+
+
+@app.command()
 def backends() -> None:
     """List the MIP backends."""
     from stockplan.solver.backends import BACKENDS

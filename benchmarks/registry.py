@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.generator import generate
 from stockplan.models.problem import Problem
 from stockplan.models.validation import load_problem
+
+from .generator import generate
 
 #: Seed of every registered instance.
 SEED = 0

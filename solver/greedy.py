@@ -168,6 +168,9 @@ def greedy_plan(ix: ProblemIndex) -> Decisions:
     # Priority, then due date, then input order: ties broken deterministically.
     order = np.lexsort((ix.line_no, ix.line_order, ix.line_due, ix.line_priority))
     done_orders: set[int] = set()
+    lines_of_order: dict[int, list[int]] = defaultdict(list)
+    for i in np.flatnonzero(ix.line_complete).tolist():
+        lines_of_order[int(ix.line_order[i])].append(i)
     for i in order.tolist():
         e, last, d = int(ix.line_first[i]), int(ix.line_last[i]), int(ix.line_due[i])
         if e > last:
@@ -176,8 +179,7 @@ def greedy_plan(ix: ProblemIndex) -> Decisions:
             o = int(ix.line_order[i])
             if o not in done_orders:
                 done_orders.add(o)
-                lines = np.flatnonzero(ix.line_order == o).tolist()
-                _place_complete_order(st, lines, e, last, locs_of)
+                _place_complete_order(st, lines_of_order[o], e, last, locs_of, ags_by_sku)
             continue
         need = int(ix.line_qty[i])
         locs = locs_of[i]
@@ -201,7 +203,9 @@ def greedy_plan(ix: ProblemIndex) -> Decisions:
     return _decisions(st, fills)
 
 
-def _place_complete_order(st: _State, lines: list[int], e: int, last: int, locs_of: dict[int, list[int]]) -> None:
+def _place_complete_order(
+    st: _State, lines: list[int], e: int, last: int, locs_of: dict[int, list[int]], ags_by_sku: dict[int, list[int]]
+) -> None:
     """Whole in the first period every line can be served from stock; else buy for it on time."""
     ix = st.ix
     for t in range(e, last + 1):
@@ -215,8 +219,7 @@ def _place_complete_order(st: _State, lines: list[int], e: int, last: int, locs_
     saved = (st.stock.copy(), dict(st.slot_qty), set(st.supplier_used), len(st.ships))
     for i in lines:
         left = _serve_from_stock(st, i, t, int(ix.line_qty[i]), locs_of[i])
-        ags = [a for a in range(len(ix.agreement_ids)) if ix.ag_sku[a] == ix.line_sku[i]]
-        left = _serve_by_purchase(st, i, t, left, locs_of[i], ags, allow_dropship=False)
+        left = _serve_by_purchase(st, i, t, left, locs_of[i], ags_by_sku[int(ix.line_sku[i])], allow_dropship=False)
         if left:
             st.stock, slot_qty, st.supplier_used, n = saved
             st.slot_qty = defaultdict(int, slot_qty)

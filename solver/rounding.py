@@ -83,7 +83,12 @@ def round_purchases(ix: ProblemIndex, mp: ModelMap, model: MipModel, x: np.ndarr
 
 
 def fix_purchases(ix: ProblemIndex, mp: ModelMap, model: MipModel, units: np.ndarray) -> MipModel:
-    """A copy of ``model`` with every purchase column fixed to order ``units`` per slot."""
+    """A copy of ``model`` that may order at most ``units`` per slot, and only where ``units > 0``.
+
+    Each rounded order can still shrink (within its price segment) or be
+    dropped, and a supplier period can close, so the small MIP that remains
+    undoes roundings that were not worth their fixed cost.
+    """
     lo, hi = model.col_lower.copy(), model.col_upper.copy()
     b = model.blocks
     pack = ix.ag_pack[mp.slot_ag]
@@ -91,17 +96,19 @@ def fix_purchases(ix: ProblemIndex, mp: ModelMap, model: MipModel, units: np.nda
     fits = (n_packs[mp.seg_slot] >= mp.seg_lo) & (n_packs[mp.seg_slot] <= mp.seg_hi) & (n_packs[mp.seg_slot] > 0)
     chosen = np.full(mp.slot_ag.shape[0], -1, dtype=np.int64)
     chosen[mp.seg_slot[fits]] = np.flatnonzero(fits)  # segments ascend: the last fitting is the cheapest
-    n_val = np.zeros(mp.seg_slot.shape[0])
+    n_max = np.zeros(mp.seg_slot.shape[0])
     used = chosen[chosen >= 0]
-    n_val[used] = n_packs[mp.seg_slot[used]]
-    lo[b["n"]] = hi[b["n"]] = n_val
-    w_val = (n_val[mp.w_seg] > 0).astype(float)
-    lo[b["w"]] = hi[b["w"]] = w_val
+    n_max[used] = n_packs[mp.seg_slot[used]]
+    lo[b["n"]] = 0.0
+    hi[b["n"]] = n_max
+    w_open = n_max[mp.w_seg] > 0
+    lo[b["w"]] = 0.0
+    hi[b["w"]] = w_open.astype(float)
     T = ix.T
     ordered = np.flatnonzero(units > 0)
     sp_used = np.unique(ix.ag_supplier[mp.slot_ag[ordered]] * T + mp.slot_p[ordered])
-    u_val = np.isin(mp.u_sup * T + mp.u_p, sp_used).astype(float)
-    lo[b["u"]] = hi[b["u"]] = u_val
+    lo[b["u"]] = 0.0
+    hi[b["u"]] = np.isin(mp.u_sup * T + mp.u_p, sp_used).astype(float)
     return replace(model, col_lower=lo, col_upper=hi)
 
 
@@ -125,6 +132,56 @@ def restrict_complete_orders(mp: ModelMap, model: MipModel, x: np.ndarray) -> No
     model.col_upper[cols[~keep]] = 0.0
 
 
+def slope_scaling(
+    ix: ProblemIndex, mp: ModelMap, model: MipModel, x: np.ndarray, options: SolveOptions, backend: str,
+    iterations: int, deadline: float,
+) -> np.ndarray:
+    """Dynamic slope scaling: re-solve the LP with fixed charges spread over the last volumes.
+
+    The relaxation spreads orders thinly over many periods, paying a sliver of
+    each fixed order cost and the deepest price break on small quantities. Each
+    iteration charges every unit the supplier-period's fixed cost divided by the
+    volume ordered there last time, and the unit price that volume actually gets
+    (all-units breaks, MOQ), so volume gathers into fewer, fuller orders.
+    """
+    b = model.blocks
+    T = ix.T
+    n_slots = mp.slot_ag.shape[0]
+    pack = ix.ag_pack[mp.slot_ag]
+    sup = ix.ag_supplier[mp.slot_ag]
+    fixed = ix.fixed_order_cost()[sup, mp.slot_p]
+    hi_units = np.zeros(n_slots)
+    np.maximum.at(hi_units, mp.seg_slot, mp.seg_hi * pack[mp.seg_slot])
+    moq = ix.ag_moq[mp.slot_ag]
+    with_breaks = [k for k in range(n_slots) if ix.agreements[mp.slot_ag[k]].price_breaks]
+    solver = get_backend(backend)
+    lo, hi = model.col_lower.copy(), model.col_upper.copy()
+    lo[b["u"]], hi[b["u"]] = 0.0, 1.0
+    for _ in range(iterations):
+        if time.perf_counter() > deadline:
+            break
+        units = np.bincount(mp.seg_slot, weights=x[b["n"]] * pack[mp.seg_slot], minlength=n_slots)
+        volume = np.zeros(len(ix.supplier_ids) * T)
+        np.add.at(volume, sup * T + mp.slot_p, units)
+        v_slot = volume[sup * T + mp.slot_p]
+        share = np.where(v_slot > 1e-6, fixed / np.maximum(v_slot, 1e-6), fixed / np.maximum(hi_units, 1.0))
+        price = ix.ag_price[mp.slot_ag].copy()
+        q = np.maximum(np.ceil(units), 1.0)
+        for k in with_breaks:
+            price[k] = ix.agreements[mp.slot_ag[k]].price_at(int(q[k]))
+        # Below the MOQ the whole MOQ is paid for: spread it over the units wanted.
+        price = np.where(q < moq, price * moq / q, price)
+        cost = model.cost.copy()
+        cost[b["n"]] = ((price + share) * pack)[mp.seg_slot]
+        cost[b["u"]] = 0.0
+        lp = replace(model, cost=cost, col_lower=lo, col_upper=hi, integrality=np.zeros_like(model.integrality))
+        res = solver.solve(lp, replace(options, gap=0.0, time_limit=max(0.2, deadline - time.perf_counter())))
+        if res.x is None:
+            break
+        x = res.x
+    return x
+
+
 def lp_rounding(
     ix: ProblemIndex,
     model: MipModel,
@@ -132,6 +189,7 @@ def lp_rounding(
     options: SolveOptions,
     backend: str = "highs",
     restrict: Callable[[MipModel], None] | None = None,
+    slope_iterations: int = 3,
 ) -> RoundingResult:
     """Relax, round, fix and solve what is left; ``restrict`` further limits the rounded model."""
     started = time.perf_counter()
@@ -141,8 +199,12 @@ def lp_rounding(
     if lp.x is None:
         return RoundingResult(None, None, time.perf_counter() - started)
     bound = lp.objective if lp.outcome == "optimal" else None
-    fixed = fix_purchases(ix, mp, model, round_purchases(ix, mp, model, lp.x))
-    restrict_complete_orders(mp, fixed, lp.x)
+    x = lp.x
+    if slope_iterations:
+        deadline = started + options.time_limit * 0.5
+        x = slope_scaling(ix, mp, model, x, options, backend, slope_iterations, deadline)
+    fixed = fix_purchases(ix, mp, model, round_purchases(ix, mp, model, x))
+    restrict_complete_orders(mp, fixed, x)
     if restrict is not None:
         restrict(fixed)
     left = max(0.5, options.time_limit - (time.perf_counter() - started))

@@ -1,0 +1,210 @@
+"""``stockplan bench``: one run, every method, one report (markdown, JSON, PNG plots).
+
+Each measurement runs in a fresh process (``spawn``) that loads the problem from
+a file, so peak memory (``ru_maxrss``) is that run's alone and no solver state
+leaks between runs. Methods:
+
+* ``greedy``: the rule-based baseline (how rule-based systems allocate)
+* ``stockplan``: the default solve (``method=auto``: one MIP for small problems,
+  decomposition for large ones), HiGHS
+* ``mip-<backend>``: one monolithic MIP through a backend, warm-started
+* ``pulp-cbc-plain``: a plain PuLP + CBC monolith without warm start — what a
+  Python developer writes first
+
+Gaps are reported twice: against the method's own bound (``gap``) and against
+the best bound any method proved in the same run (``gap_best``), so methods
+without a bound (CBC through PuLP) are still compared honestly.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import platform
+import resource
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .generator import FAMILIES, generate
+
+DEFAULT_METHODS = ("greedy", "stockplan", "mip-highs", "pulp-cbc-plain")
+
+
+@dataclass
+class Record:
+    family: str
+    seed: int
+    orders: int
+    lines: int
+    method: str
+    status: str
+    cost: float | None
+    bound: float | None
+    gap: float | None
+    build_seconds: float
+    solve_seconds: float
+    peak_mb: float
+    message: str = ""
+    gap_best: float | None = None
+    vs_greedy: float | None = None
+
+
+def _measure(path: str, method: str, time_limit: float, queue: Any) -> None:
+    """Child process: solve ``path`` with ``method`` and report one record's fields."""
+    import json as _json
+
+    from stockplan.models.validation import load_problem
+    from stockplan.solver.backends.base import SolveOptions
+    from stockplan.solver.evaluator import evaluate
+    from stockplan.solver.greedy import greedy_plan
+    from stockplan.solver.indexing import build_index
+    from stockplan.solver.solve import solve
+
+    problem = load_problem(_json.loads(Path(path).read_text()))
+    started = time.perf_counter()
+    out: dict[str, Any] = {"message": ""}
+    if method == "greedy":
+        plan = greedy_plan(build_index(problem))
+        ev = evaluate(problem, plan)
+        out.update(status="feasible" if ev.feasible else "infeasible", cost=ev.cost, bound=None, gap=None,
+                   build_seconds=0.0, solve_seconds=time.perf_counter() - started)
+    else:
+        options = SolveOptions(time_limit=time_limit, gap=1e-4)
+        if method == "stockplan":
+            result = solve(problem, options, isolate=True)
+        elif method == "pulp-cbc-plain":
+            result = solve(problem, options, backend="pulp-cbc", warm_start=False, isolate=True, method="mip")
+        else:
+            result = solve(problem, options, backend=method.removeprefix("mip-"), isolate=True, method="mip")
+        out.update(status=str(result.status), cost=result.cost, bound=result.bound, gap=result.gap,
+                   build_seconds=result.build_seconds, solve_seconds=result.solve_seconds,
+                   message=f"{result.method}: {result.message}"[:200])
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out["peak_mb"] = max(own, kids) / 1024.0  # Linux reports KiB
+    queue.put(out)
+
+
+def measure(path: Path, method: str, time_limit: float) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_measure, args=(str(path), method, time_limit, queue))
+    proc.start()
+    # Solvers are stopped by the solve's own deadline; this only guards a hung child.
+    proc.join(time_limit * 2 + 120)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return {"status": "error", "cost": None, "bound": None, "gap": None, "build_seconds": 0.0,
+                "solve_seconds": time_limit * 2 + 120, "peak_mb": 0.0, "message": "killed: hung"}
+    if queue.empty():
+        return {"status": "error", "cost": None, "bound": None, "gap": None, "build_seconds": 0.0,
+                "solve_seconds": 0.0, "peak_mb": 0.0, "message": f"process exited with {proc.exitcode}"}
+    result: dict[str, Any] = queue.get()
+    return result
+
+
+def run(
+    families: list[str], seeds: list[int], methods: list[str], time_limits: dict[str, float], out: Path,
+    orders: int | None = None, progress: Any = None,
+) -> list[Record]:
+    """Measure every (family, seed, method) and write ``report.md``, ``report.json`` and plots to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    records: list[Record] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in families:
+            for seed in seeds:
+                data = generate(family, seed=seed, **({"orders": orders} if orders else {}))
+                path = Path(tmp) / f"{family}-{seed}.json"
+                path.write_text(json.dumps(data))
+                n_lines = sum(len(o["lines"]) for o in data["orders"])
+                group: list[Record] = []
+                for method in methods:
+                    if progress:
+                        progress(f"{family} seed {seed}: {method}")
+                    r = measure(path, method, time_limits.get(family, 60.0))
+                    group.append(Record(family=family, seed=seed, orders=len(data["orders"]), lines=n_lines,
+                                        method=method, **r))
+                _compare(group)
+                records.extend(group)
+    write_report(records, out, time_limits)
+    return records
+
+
+def _compare(group: list[Record]) -> None:
+    bounds = [r.bound for r in group if r.bound is not None]
+    best = max(bounds) if bounds else None
+    greedy = next((r.cost for r in group if r.method == "greedy" and r.cost is not None), None)
+    for r in group:
+        if r.cost is None:
+            continue
+        if best is not None:
+            r.gap_best = max(0.0, r.cost - best) / max(abs(r.cost), 1e-9)
+        if greedy:
+            r.vs_greedy = r.cost / greedy - 1.0
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "—" if value is None else format(value, pattern)
+
+
+def write_report(records: list[Record], out: Path, time_limits: dict[str, float]) -> None:
+    (out / "report.json").write_text(json.dumps(
+        {"machine": machine(), "time_limits": time_limits, "records": [asdict(r) for r in records]}, indent=1))
+    lines = [
+        "| family | orders | method | status | cost | vs greedy | bound | gap | gap to best bound | build s | "
+        "solve s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in records:
+        vs = "—" if r.vs_greedy is None else f"{100 * r.vs_greedy:+.1f} %"
+        lines.append(
+            f"| {r.family} | {r.orders:,} | {r.method} | {r.status} | {_fmt(r.cost, ',.0f')} | {vs} | "
+            f"{_fmt(r.bound, ',.0f')} | {_fmt(None if r.gap is None else 100 * r.gap, '.2f')} | "
+            f"{_fmt(None if r.gap_best is None else 100 * r.gap_best, '.2f')} | {r.build_seconds:.2f} | "
+            f"{r.solve_seconds:.1f} | {r.peak_mb:,.0f} |"
+        )
+    m = machine()
+    header = (f"Machine: {m['cpus']} cores, {m['platform']}, Python {m['python']}. "
+              f"Time limits: {', '.join(f'{k} {v:g} s' for k, v in time_limits.items())}. Gaps in %.\n\n")
+    (out / "report.md").write_text(header + "\n".join(lines) + "\n")
+    plot(records, out)
+
+
+def plot(records: list[Record], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = sorted({r.method for r in records})
+    fig, (ax_t, ax_g) = plt.subplots(1, 2, figsize=(11, 4))
+    for method in methods:
+        rs = sorted((r for r in records if r.method == method and r.cost is not None), key=lambda r: r.orders)
+        if not rs:
+            continue
+        ax_t.plot([r.orders for r in rs], [r.build_seconds + r.solve_seconds for r in rs], "o-", label=method)
+        gs = [r for r in rs if r.gap_best is not None]
+        ax_g.plot([r.orders for r in gs], [100 * (r.gap_best or 0.0) for r in gs], "o-", label=method)
+    for ax, title in ((ax_t, "seconds (build + solve)"), (ax_g, "gap to the best bound, %")):
+        ax.set_xscale("log")
+        ax.set_xlabel("orders")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    ax_t.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "time_and_gap.png", dpi=110)
+    plt.close(fig)
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "when": time.strftime("%Y-%m-%d %H:%M")}
+
+
+FAMILY_NAMES = tuple(FAMILIES)

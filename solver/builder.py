@@ -58,6 +58,20 @@ class ModelMap:
     v_t: np.ndarray
 
 
+def price_segment(mp: ModelMap, n_packs: np.ndarray) -> np.ndarray:
+    """Per purchase slot, the segment column that ``n_packs`` packs fall in (-1: none, or nothing ordered).
+
+    Segments of a slot ascend by quantity and never by price, so where two fit
+    (they share no quantity, but a slot's bounds may overlap after capping) the
+    last is the cheapest.
+    """
+    packs = n_packs[mp.seg_slot]
+    fits = (packs >= mp.seg_lo) & (packs <= mp.seg_hi) & (packs > 0)
+    chosen = np.full(mp.slot_ag.shape[0], -1, dtype=np.int64)
+    chosen[mp.seg_slot[fits]] = np.flatnonzero(fits)
+    return chosen
+
+
 def _expand(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For groups ``g`` of ``lengths[g]`` consecutive values from ``starts[g]``: (group, value)."""
     lengths = np.maximum(lengths, 0)

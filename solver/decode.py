@@ -10,7 +10,7 @@ import numpy as np
 from stockplan.models.plan import Decisions, DropshipLine, ForecastFill, PurchaseOrder, Shipment
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import SolveOptions
-from stockplan.solver.builder import ModelMap
+from stockplan.solver.builder import ModelMap, price_segment
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import MipModel
 
@@ -103,10 +103,7 @@ def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions
     if np.any(slot_units % pack):
         return None
     n_packs = slot_units // pack
-    seg_fits = (n_packs[mp.seg_slot] >= mp.seg_lo) & (n_packs[mp.seg_slot] <= mp.seg_hi) & (n_packs[mp.seg_slot] > 0)
-    # The cheapest fitting segment is the last fitting one (segments ascend by quantity).
-    chosen = np.full(mp.slot_ag.shape[0], -1, dtype=np.int64)
-    chosen[mp.seg_slot[seg_fits]] = np.flatnonzero(seg_fits)
+    chosen = price_segment(mp, n_packs)
     if np.any((n_packs > 0) & (chosen < 0)):
         return None
     used = chosen[chosen >= 0]

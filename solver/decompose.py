@@ -42,7 +42,7 @@ from stockplan.solver.rounding import lp_rounding
 log = logging.getLogger(__name__)
 
 
-def coupled_parts(ix: ProblemIndex, target_lines: int = 400) -> list[np.ndarray]:
+def coupled_parts(ix: ProblemIndex, target_lines: int = 100) -> list[np.ndarray]:
     """SKUs grouped into parts of about ``target_lines`` order lines.
 
     SKUs sharing ship-complete orders are kept together where their connected
@@ -99,15 +99,18 @@ def complete_order_periods(problem: Problem, plan: Decisions, orders: np.ndarray
     return periods
 
 
-def restrict_plan(problem: Problem, plan: Decisions, skus: set[str]) -> Decisions:
-    """The decisions of ``plan`` that concern ``skus`` only."""
-    orders = {o.id: o for o in problem.orders}
+def split_plan(problem: Problem, plan: Decisions, part_of_sku: dict[str, int], n_parts: int) -> list[Decisions]:
+    """The decisions of ``plan`` per part (one pass over the plan)."""
+    sku_of_line = {(o.id, j): line.sku for o in problem.orders for j, line in enumerate(o.lines)}
     ag_sku = {a.id: a.sku for a in problem.agreements}
-    return Decisions(
-        shipments=[s for s in plan.shipments if orders[s.order].lines[s.line].sku in skus],
-        forecast_fills=[f for f in plan.forecast_fills if f.sku in skus],
-        purchase_orders=[po for po in plan.purchase_orders if ag_sku[po.agreement] in skus],
-    )
+    out = [Decisions() for _ in range(n_parts)]
+    for s in plan.shipments:
+        out[part_of_sku[sku_of_line[s.order, s.line]]].shipments.append(s)
+    for f in plan.forecast_fills:
+        out[part_of_sku[f.sku]].forecast_fills.append(f)
+    for po in plan.purchase_orders:
+        out[part_of_sku[ag_sku[po.agreement]]].purchase_orders.append(po)
+    return out
 
 
 def merge_plans(parts: list[Decisions]) -> Decisions:
@@ -219,15 +222,15 @@ def solve_decomposed(
     options: SolveOptions,
     backend: str = "highs",
     workers: int = 2,
-    target_lines: int = 400,
+    target_lines: int = 100,
     max_rounds: int = 10,
 ) -> DecompositionResult:
     """Improve ``incumbent`` (a feasible plan) part by part until the time limit; see the module doc.
 
     Round 0 relaxes both couplings (fixed costs split evenly, linking orders free
-    per part): its part bounds give the global bound, and its part plans are kept
-    wherever they agree with each other on the linking orders. Later rounds hold
-    linking orders to the incumbent's choice and re-price fixed costs
+    per part): its part LP values give the global bound and its rounded part
+    plans, with linking orders aligned, the first plan. Later rounds allow each
+    linking order only in the incumbent's period and re-price fixed costs
     (fix-and-optimize), so every part can fall back on the incumbent's decisions.
     """
     started = time.perf_counter()
@@ -240,20 +243,25 @@ def solve_decomposed(
     best_plan, best_cost = incumbent, evaluate(problem, incumbent).cost
     best_bound: float | None = None
     history: list[tuple[float, float, float | None]] = []
-    part_skus = [{ix.skus[k] for k in skus} for skus in parts]
+    part_of = {ix.skus[k]: c for c, skus in enumerate(parts) for k in skus.tolist()}
     part_links = _links_per_part(ix, parts, links)
-    sizes = np.array([np.isin(ix.line_sku, skus).sum() + 1 for skus in parts], dtype=float)
+    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
+    for c, skus in enumerate(parts):
+        part_of_sku[skus] = c
+    sizes = np.bincount(part_of_sku[ix.line_sku], minlength=len(parts)).astype(float) + 1.0
+    sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
+    supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
 
     _SHARED["ix"] = ix
     executor: Executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=mp.get_context("fork"))
     try:
-        used = np.stack([_orders_in(problem, ix, restrict_plan(problem, best_plan, k)) for k in part_skus])
+        used = np.stack([_orders_in(ix, supplier_of, p) for p in split_plan(problem, best_plan, part_of, len(parts))])
         wanted: dict[int, int] = {}
         for rnd in range(max_rounds):
             remaining = deadline - time.perf_counter()
             if remaining <= 0.2:
                 break
-            warm = [restrict_plan(problem, best_plan, skus) for skus in part_skus]
+            warm = split_plan(problem, best_plan, part_of, len(parts))
             if rnd == 0:
                 # Relaxed: fixed costs split evenly, linking orders free in each part (aligned after).
                 mu = usable * (f / np.maximum(usable.sum(axis=0), 1))[None, :, :]
@@ -291,7 +299,7 @@ def solve_decomposed(
             improved = ev.feasible and ev.cost < best_cost - 1e-9
             if improved:
                 best_plan, best_cost = candidate, ev.cost
-                used = np.stack([_orders_in(problem, ix, p) for p in plans])
+                used = np.stack([_orders_in(ix, supplier_of, p) for p in plans])
             history.append((time.perf_counter() - started, best_cost, best_bound))
             if rnd > 0 and not improved:
                 break  # fixing supplier periods brings nothing more
@@ -304,11 +312,14 @@ def solve_decomposed(
 
 
 def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:
-    link_set = set(links.tolist())
-    out: list[list[int]] = []
-    for skus in parts:
-        mask = np.isin(ix.line_sku, skus) & ix.line_complete
-        out.append(sorted({int(o) for o in ix.line_order[mask] if int(o) in link_set}))
+    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
+    for c, skus in enumerate(parts):
+        part_of_sku[skus] = c
+    linked = np.isin(ix.line_order, links) & ix.line_complete
+    pairs = np.unique(np.stack([part_of_sku[ix.line_sku[linked]], ix.line_order[linked]], axis=1), axis=0)
+    out: list[list[int]] = [[] for _ in parts]
+    for c, o in pairs.tolist():
+        out[c].append(o)
     return out
 
 
@@ -359,9 +370,8 @@ def align_split_orders(problem: Problem, plans: list[Decisions], links: np.ndarr
     return out
 
 
-def _orders_in(problem: Problem, ix: ProblemIndex, plan: Decisions) -> np.ndarray:
-    sup_index = {s: k for k, s in enumerate(ix.supplier_ids)}
-    supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
+def _orders_in(ix: ProblemIndex, supplier_of: dict[str, int], plan: Decisions) -> np.ndarray:
+    """(suppliers, T) bool: the supplier periods ``plan`` orders in."""
     used = np.zeros((len(ix.supplier_ids), ix.T), dtype=bool)
     for po in plan.purchase_orders:
         if po.quantity > 0:

@@ -18,7 +18,7 @@ import numpy as np
 
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import SolveOptions
-from stockplan.solver.builder import ModelMap
+from stockplan.solver.builder import ModelMap, price_segment
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import MipModel
 
@@ -93,9 +93,7 @@ def fix_purchases(ix: ProblemIndex, mp: ModelMap, model: MipModel, units: np.nda
     b = model.blocks
     pack = ix.ag_pack[mp.slot_ag]
     n_packs = units // pack
-    fits = (n_packs[mp.seg_slot] >= mp.seg_lo) & (n_packs[mp.seg_slot] <= mp.seg_hi) & (n_packs[mp.seg_slot] > 0)
-    chosen = np.full(mp.slot_ag.shape[0], -1, dtype=np.int64)
-    chosen[mp.seg_slot[fits]] = np.flatnonzero(fits)  # segments ascend: the last fitting is the cheapest
+    chosen = price_segment(mp, n_packs)
     n_max = np.zeros(mp.seg_slot.shape[0])
     used = chosen[chosen >= 0]
     n_max[used] = n_packs[mp.seg_slot[used]]

@@ -77,6 +77,14 @@ def coupled_parts(ix: ProblemIndex, target_lines: int = 100) -> list[np.ndarray]
     return parts
 
 
+def part_index(n_skus: int, parts: list[np.ndarray]) -> np.ndarray:
+    """Part of every SKU."""
+    part_of_sku = np.empty(n_skus, dtype=np.int64)
+    for c, skus in enumerate(parts):
+        part_of_sku[skus] = c
+    return part_of_sku
+
+
 def part_size(n_lines: int, workers: int) -> int:
     """Order lines per part, as measured on the generated families (README, benchmarks).
 
@@ -89,9 +97,7 @@ def part_size(n_lines: int, workers: int) -> int:
 
 def linking_orders(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
     """Ship-complete orders (indices into ``problem.orders``) whose lines fall in several parts."""
-    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
-    for c, skus in enumerate(parts):
-        part_of_sku[skus] = c
+    part_of_sku = part_index(len(ix.skus), parts)
     sc = np.flatnonzero(ix.line_complete)
     pairs = np.unique(np.stack([ix.line_order[sc], part_of_sku[ix.line_sku[sc]]], axis=1), axis=0)
     orders, counts = np.unique(pairs[:, 0], return_counts=True)
@@ -205,9 +211,7 @@ def fix_complete_orders(model: MipModel, mapping: ModelMap, periods: dict[int, i
 def _usable_periods(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
     """(parts, suppliers, T) bool: the part has an agreement with the supplier placeable in the period."""
     n_sup, T = len(ix.supplier_ids), ix.T
-    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
-    for c, skus in enumerate(parts):
-        part_of_sku[skus] = c
+    part_of_sku = part_index(len(ix.skus), parts)
     usable = np.zeros((len(parts), n_sup, T), dtype=bool)
     last_p = T - 1 - ix.ag_lead
     for a in np.flatnonzero(last_p >= 0):
@@ -255,9 +259,7 @@ def solve_decomposed(
     history: list[tuple[float, float, float | None]] = []
     part_of = {ix.skus[k]: c for c, skus in enumerate(parts) for k in skus.tolist()}
     part_links = _links_per_part(ix, parts, links)
-    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
-    for c, skus in enumerate(parts):
-        part_of_sku[skus] = c
+    part_of_sku = part_index(len(ix.skus), parts)
     sizes = np.bincount(part_of_sku[ix.line_sku], minlength=len(parts)).astype(float) + 1.0
     sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
     supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
@@ -333,9 +335,7 @@ def solve_decomposed(
 
 
 def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:
-    part_of_sku = np.empty(len(ix.skus), dtype=np.int64)
-    for c, skus in enumerate(parts):
-        part_of_sku[skus] = c
+    part_of_sku = part_index(len(ix.skus), parts)
     linked = np.isin(ix.line_order, links) & ix.line_complete
     pairs = np.unique(np.stack([part_of_sku[ix.line_sku[linked]], ix.line_order[linked]], axis=1), axis=0)
     out: list[list[int]] = [[] for _ in parts]

@@ -1,7 +1,8 @@
 """Options of the benchmark suite: ``--run-slow`` and ``--solve-time-limit``.
 
-Benchmarks marked ``slow`` (the heavy instances) are skipped unless
-``--run-slow`` is given; the skip applies to items under this directory only.
+Benchmarks marked ``slow`` (the heavy instances, minutes each) are deselected
+unless ``--run-slow`` is given — they are measurements to run on purpose, not
+tests CI skips; this applies to items under this directory only.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--run-slow"):
         return
-    skip = pytest.mark.skip(reason="slow benchmark: run with --run-slow")
-    for item in items:
-        if "slow" in item.keywords and Path(item.path).resolve().is_relative_to(HERE):
-            item.add_marker(skip)
+    heavy = [i for i in items if "slow" in i.keywords and Path(i.path).resolve().is_relative_to(HERE)]
+    if heavy:
+        config.hook.pytest_deselected(items=heavy)
+        items[:] = [i for i in items if i not in heavy]

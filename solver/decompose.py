@@ -34,7 +34,7 @@ from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import ModelMap, build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
-from stockplan.solver.evaluator import evaluate
+from stockplan.solver.evaluator import Evaluation, evaluate
 from stockplan.solver.indexing import ProblemIndex, subset_index
 from stockplan.solver.mip import MipModel
 from stockplan.solver.rounding import lp_rounding
@@ -105,13 +105,17 @@ def linking_orders(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
 
 
 def complete_order_periods(problem: Problem, plan: Decisions, orders: np.ndarray) -> dict[int, int]:
-    """Period in which ``plan`` delivers each ship-complete order of ``orders`` (-1: not delivered)."""
+    """Latest period in which ``plan`` ships to each order of ``orders`` (-1: nothing shipped).
+
+    For a ship-complete order delivered whole this is its delivery period; for one
+    that parts deliver in different periods, the latest any of them wanted.
+    """
     index = {problem.orders[int(o)].id: int(o) for o in orders}
     periods = dict.fromkeys(index.values(), -1)
     for s in plan.shipments:
         o = index.get(s.order)
         if o is not None and s.quantity > 0:
-            periods[o] = s.period
+            periods[o] = max(periods[o], s.period)
     return periods
 
 
@@ -222,11 +226,15 @@ def _usable_periods(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
 @dataclass
 class DecompositionResult:
     plan: Decisions
-    cost: float
+    evaluation: Evaluation  # of ``plan``: it is the evaluator's verdict and cost
     bound: float | None
     rounds: int
     parts: int
     history: list[tuple[float, float, float | None]]  # (seconds, cost, bound) per round
+
+    @property
+    def cost(self) -> float:
+        return self.evaluation.cost
 
 
 def solve_decomposed(
@@ -238,8 +246,11 @@ def solve_decomposed(
     workers: int = 2,
     target_lines: int | None = None,
     max_rounds: int = 10,
+    incumbent_eval: Evaluation | None = None,
 ) -> DecompositionResult:
     """Improve ``incumbent`` (a feasible plan) part by part until the time limit; see the module doc.
+
+    ``incumbent_eval`` saves re-evaluating an incumbent the caller already checked.
 
     Round 0 relaxes both couplings (fixed costs split evenly, linking orders free
     per part): its part LP values give the global bound and its rounded part
@@ -254,7 +265,8 @@ def solve_decomposed(
     links = linking_orders(ix, parts)
     usable = _usable_periods(ix, parts)
     f = ix.fixed_order_cost()  # (suppliers, T)
-    best_plan, best_cost = incumbent, evaluate(problem, incumbent).cost
+    best_plan, best_eval = incumbent, incumbent_eval or evaluate(problem, incumbent)
+    best_cost = best_eval.cost
     best_bound: float | None = None
     history: list[tuple[float, float, float | None]] = []
     part_of = {ix.skus[k]: c for c, skus in enumerate(parts) for k in skus.tolist()}
@@ -288,7 +300,7 @@ def solve_decomposed(
                 mu = usable * np.where(others > 0, 0.0, f[None, :, :])
                 # Linking orders: the incumbent's period, else the latest any part wanted last round.
                 now = complete_order_periods(problem, best_plan, links)
-                target = {o: (now[o] if now[o] >= 0 else wanted.get(o, -1)) for o in now}
+                target = {o: (now[o] if now[o] >= 0 else wanted[o]) for o in now}
                 fixed = [{o: target[o] for o in part_links[c]} for c in range(len(parts))]
                 starts = warm
             # Time per part by size: round 0 is quick, round 1 takes most of what is left.
@@ -313,7 +325,7 @@ def solve_decomposed(
                     bound = float(part_bounds.sum() + np.minimum(0.0, f - share.sum(axis=0)).sum())
                     best_bound = bound if best_bound is None else max(best_bound, bound)
             plans = [r.plan if r.plan is not None else starts[c] for c, r in enumerate(results)]
-            wanted = _latest_wanted(problem, plans, links)
+            wanted = complete_order_periods(problem, merge_plans(plans), links)
             plans = align_split_orders(problem, plans, links)
             candidate = merge_plans(plans)
             ev = evaluate(problem, candidate)
@@ -321,7 +333,7 @@ def solve_decomposed(
                       best_bound, sum(r.plan is None for r in results))
             improved = ev.feasible and ev.cost < best_cost - 1e-9
             if improved:
-                best_plan, best_cost = candidate, ev.cost
+                best_plan, best_eval, best_cost = candidate, ev, ev.cost
                 used = np.stack([_orders_in(ix, supplier_of, p) for p in plans])
             history.append((time.perf_counter() - started, best_cost, best_bound))
             if rnd > 1 and not improved:
@@ -331,7 +343,7 @@ def solve_decomposed(
         _SHARED.pop("ix", None)
     if best_bound is not None:
         best_bound = min(best_bound, best_cost)
-    return DecompositionResult(best_plan, best_cost, best_bound, len(history), len(parts), history)
+    return DecompositionResult(best_plan, best_eval, best_bound, len(history), len(parts), history)
 
 
 def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:
@@ -342,18 +354,6 @@ def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray
     for c, o in pairs.tolist():
         out[c].append(o)
     return out
-
-
-def _latest_wanted(problem: Problem, plans: list[Decisions], links: np.ndarray) -> dict[int, int]:
-    """For each linking order, the latest period any part delivered some of it in."""
-    index = {problem.orders[int(o)].id: int(o) for o in links}
-    wanted: dict[int, int] = {}
-    for plan in plans:
-        for s in plan.shipments:
-            o = index.get(s.order)
-            if o is not None and s.quantity > 0:
-                wanted[o] = max(wanted.get(o, -1), s.period)
-    return wanted
 
 
 def align_split_orders(problem: Problem, plans: list[Decisions], links: np.ndarray) -> list[Decisions]:

@@ -116,19 +116,27 @@ def solve(
     if method == "auto":
         method = "mip" if ix.n_lines <= AUTO_MIP_MAX_LINES else "decompose"
     if method == "decompose" and greedy_eval.feasible:
-        return _solve_decomposed(problem, ix, greedy, options, backend, started)
+        return _solve_decomposed(problem, ix, greedy, greedy_eval, options, backend, started)
     return _solve_monolithic(problem, ix, greedy, greedy_eval, options, backend, warm_start, isolate, started)
 
 
 def _solve_decomposed(
-    problem: Problem, ix: ProblemIndex, greedy: Decisions, options: SolveOptions, backend: str, started: float
+    problem: Problem,
+    ix: ProblemIndex,
+    greedy: Decisions,
+    greedy_eval: Evaluation,
+    options: SolveOptions,
+    backend: str,
+    started: float,
 ) -> Plan:
     build_seconds = time.perf_counter() - started
     remaining = max(0.5, options.time_limit - build_seconds)
     workers = options.workers or os.cpu_count() or 1
-    result = solve_decomposed(problem, ix, greedy, replace(options, time_limit=remaining), backend, workers)
-    ev = evaluate(problem, result.plan)  # the plan that leaves is checked here, whatever happened inside
-    if not ev.feasible:  # pragma: no cover - solve_decomposed only keeps evaluated plans
+    result = solve_decomposed(problem, ix, greedy, replace(options, time_limit=remaining), backend, workers,
+                              incumbent_eval=greedy_eval)
+    # Every plan solve_decomposed keeps was checked by the evaluator; this is that verdict.
+    ev = result.evaluation
+    if not ev.feasible:  # pragma: no cover - only evaluated, feasible plans are kept
         raise RuntimeError("decomposition returned an infeasible plan")
     gap = relative_gap(ev.cost, result.bound)
     out_of_time = time.perf_counter() - started >= options.time_limit * 0.95

@@ -97,6 +97,10 @@ class Order(WireModel):
     ship_complete: bool = False
     ship_cost: dict[str, NonNegFloat] | None = None
     lines: Annotated[list[OrderLine], Field(min_length=1)]
+    # Extension: the date last promised to the customer. With
+    # ``settings.promise_slip_cost`` the plan pays for every unit-period of slip
+    # beyond it (promise stability), and customer notices say ``delayed``.
+    promised: date | None = None
 
 
 class Forecast(WireModel):
@@ -134,6 +138,9 @@ class Agreement(WireModel):
     pack_size: Annotated[int, Field(ge=1, le=MAX_UNITS, strict=True)] = 1
     capacity_per_period: NonNegInt | None = None
     price_breaks: list[PriceBreak] | None = None
+    # Extension (order smoothing against the bullwhip effect): the ordered quantity
+    # of this agreement changes by at most this many units between consecutive periods.
+    max_change_per_period: NonNegInt | None = None
 
     def price_at(self, quantity: int) -> float:
         """All-units price: the break with the largest ``min_qty <= quantity``."""
@@ -155,6 +162,13 @@ class Settings(WireModel):
     policy: Policy = Policy.MIN_COST
     time_limit: Annotated[float, Field(gt=0, le=86_400)] | None = None
     gap: Annotated[float, Field(ge=0, le=1)] | None = None
+    # Extension: cost per unit and period a line is still open after its order's
+    # ``promised`` period. Not part of the spec's cost: reported as a penalty.
+    promise_slip_cost: NonNegFloat = 0.0
+    # How many backordered or lost lines get their on-time alternative priced
+    # (each is a re-solve), and the time limit of each of those re-solves.
+    max_priced_lines: Annotated[int, Field(ge=0, le=10_000)] = 20
+    pricing_time_limit: Annotated[float, Field(gt=0, le=3_600)] = 10.0
 
 
 class Problem(WireModel):

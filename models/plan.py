@@ -84,14 +84,28 @@ class Decisions(PlanModel):
     purchase_orders: list[PurchaseOrder] = Field(default_factory=list)
 
 
+class PolicyNote(PlanModel):
+    """Where a plan does not follow its allocation policy (spec: checked separately from feasibility)."""
+
+    rule: str
+    message: str
+    entities: dict[str, str | int] = Field(default_factory=dict)
+
+
 class Plan(Decisions):
     """A solved plan: decisions plus what the solver proved about them."""
 
     status: Status
     cost: float
     costs: Costs
+    # What was minimised: the cost plus the promise-slip penalty (0 unless the problem
+    # has promised dates and settings.promise_slip_cost); bound and gap refer to it.
+    objective: float | None = None
+    promise_slip: float = 0.0
     bound: float | None = None
     gap: float | None = None
+    policy: str = "min_cost"
+    policy_violations: list[PolicyNote] = Field(default_factory=list)
     solve_seconds: float = 0.0
     build_seconds: float = 0.0
     backend: str = ""

@@ -182,3 +182,21 @@ class Problem(WireModel):
     suppliers: list[Supplier] = Field(default_factory=list)
     agreements: list[Agreement] = Field(default_factory=list)
     settings: Settings = Field(default_factory=Settings)
+
+    def canonical(self) -> Problem:
+        """The same problem with every list in a fixed order (by id, else by content).
+
+        Solving the canonical form makes the plan independent of the order of the
+        input's arrays: the same problem always gives the same model, hence the same
+        plan from a deterministic solver, and ties are broken the same way.
+        """
+        return self.model_copy(update={
+            "items": sorted(self.items, key=lambda i: i.sku),
+            "locations": sorted(self.locations, key=lambda loc: loc.id),
+            "stock": sorted(self.stock, key=lambda s: (s.sku, s.location)),
+            "inbound": sorted(self.inbound, key=lambda b: (b.sku, b.location, b.arrives, b.quantity, b.ref or "")),
+            "orders": sorted(self.orders, key=lambda o: o.id),
+            "forecast": sorted(self.forecast, key=lambda f: (f.sku, f.location, f.date, f.quantity)),
+            "suppliers": sorted(self.suppliers, key=lambda s: s.id),
+            "agreements": sorted(self.agreements, key=lambda a: a.id),
+        })

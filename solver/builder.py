@@ -22,12 +22,13 @@ delivering nothing is a constant offset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import INF, MipModel, ModelAssembler
+from stockplan.solver.policies import DeliveryColumns, PolicyMap, add_policy_rows, add_smoothing_rows
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ModelMap:
     u_p: np.ndarray
     v_order: np.ndarray  # index into problem.orders
     v_t: np.ndarray
+    policy: PolicyMap = field(default_factory=PolicyMap)
 
 
 def price_segment(mp: ModelMap, n_packs: np.ndarray) -> np.ndarray:
@@ -81,9 +83,16 @@ def _expand(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _value_of_delivery(ix: ProblemIndex, line: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Cost saved by delivering one unit to ``line`` in period ``t`` (lost sale + periods late avoided)."""
+    """Cost saved by delivering one unit to ``line`` in period ``t`` (lost sale + periods late avoided).
+
+    With a promise-slip cost, also the periods of slip beyond the order's previous promise avoided.
+    """
     late = ix.line_last[line] - np.maximum(t, ix.line_due[line]) + 1
-    return ix.line_lost[line] + ix.line_backorder[line] * late
+    value = ix.line_lost[line] + ix.line_backorder[line] * late
+    slip_cost = ix.problem.settings.promise_slip_cost
+    if slip_cost > 0:
+        value = value + slip_cost * np.maximum(ix.line_last[line] - np.maximum(t, ix.line_promised[line]) + 1, 0)
+    return value
 
 
 def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, ModelMap]:
@@ -104,6 +113,9 @@ def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, 
     # Constant: every line undelivered, every forecast unserved, shortfall where stock can't exist.
     window = ix.line_last - ix.line_due + 1
     offset = float(np.sum(ix.line_qty * (ix.line_lost + ix.line_backorder * window)))
+    slip_cost = ix.problem.settings.promise_slip_cost
+    if slip_cost > 0:  # every unit open from the promised period to ℓ, before any delivery
+        offset += slip_cost * float(np.sum(ix.line_qty * np.maximum(ix.line_last - ix.line_promised + 1, 0)))
     sku_of_pair = np.arange(ix.n_pairs) // NL
     offset += float(np.sum(ix.forecast.sum(axis=1) * ix.lost_sale[sku_of_pair]))
     dead = ~inflow
@@ -279,7 +291,16 @@ def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, 
     once = asm.add_rows("ship_complete_once", -INF, 1.0, sc_orders.shape[0])
     asm.add_coefficients(once[np.searchsorted(sc_orders, v_order)], v_cols, 1.0)
 
+    # Allocation policy and order smoothing (solver/policies.py)
+    dc = DeliveryColumns(
+        col=np.concatenate([x_cols, y_cols]), line=np.concatenate([x_line, y_line]),
+        t=np.concatenate([x_t, y_p + ix.ag_lead[y_ag]]), loc=np.concatenate([x_loc, np.full(y_ag.shape[0], -1)]),
+    )
+    policy = add_policy_rows(asm, ix, dc, all_integer)
+    add_smoothing_rows(asm, ix, slot_ag, slot_p, seg_slot, n_cols)
+
     model = asm.build()
+    model.integrality[policy.integer_cols] = True
     # Stock bound: on hand + inbound + the most every slot of the pair can bring.
     inflow_max = ix.on_hand + ix.inbound.sum(axis=1)
     arriving_pair = ix.ag_sku[seg_ag] * NL + np.maximum(ix.ag_loc[seg_ag], 0)
@@ -295,7 +316,7 @@ def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, 
         s_pair=s_pair, s_t=s_t,
         slot_ag=slot_ag, slot_p=slot_p,
         seg_slot=seg_slot, seg_lo=seg.seg_lo, seg_hi=seg.seg_hi,
-        w_seg=w_seg, u_sup=u_sup, u_p=u_p, v_order=v_order, v_t=v_t,
+        w_seg=w_seg, u_sup=u_sup, u_p=u_p, v_order=v_order, v_t=v_t, policy=policy,
     )
     return model, mapping
 

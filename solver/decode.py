@@ -13,6 +13,7 @@ from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import ModelMap, price_segment
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import MipModel
+from stockplan.solver.policies import fill_policy_columns
 
 
 def decode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, x: np.ndarray) -> Decisions:
@@ -142,6 +143,7 @@ def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions
     x[i_block] = stock.ravel()
     s_block = b["s"]
     x[s_block] = np.maximum(0.0, ix.safety_stock[mp.s_pair] - stock[mp.pair_slot[mp.s_pair], mp.s_t])
+    fill_policy_columns(model, mp.policy, x)
     if model.max_violation(x) > 1e-6:
         return None
     return x

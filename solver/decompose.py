@@ -266,7 +266,7 @@ def solve_decomposed(
     usable = _usable_periods(ix, parts)
     f = ix.fixed_order_cost()  # (suppliers, T)
     best_plan, best_eval = incumbent, incumbent_eval or evaluate(problem, incumbent)
-    best_cost = best_eval.cost
+    best_cost = best_eval.objective
     best_bound: float | None = None
     history: list[tuple[float, float, float | None]] = []
     part_of = {ix.skus[k]: c for c, skus in enumerate(parts) for k in skus.tolist()}
@@ -331,9 +331,9 @@ def solve_decomposed(
             ev = evaluate(problem, candidate)
             log.debug("round %d: feasible=%s cost=%.2f bound=%s parts without a plan=%d", rnd, ev.feasible, ev.cost,
                       best_bound, sum(r.plan is None for r in results))
-            improved = ev.feasible and ev.cost < best_cost - 1e-9
+            improved = ev.feasible and ev.better_than(best_eval)
             if improved:
-                best_plan, best_eval, best_cost = candidate, ev, ev.cost
+                best_plan, best_eval, best_cost = candidate, ev, ev.objective
                 used = np.stack([_orders_in(ix, supplier_of, p) for p in plans])
             history.append((time.perf_counter() - started, best_cost, best_bound))
             if rnd > 1 and not improved:

@@ -46,6 +46,17 @@ RULES: dict[str, str] = {
     "lines_on_stock_agreement": "§Decisions a non-dropship purchase order lists order lines",
     "unknown_reference": "the plan names an unknown order, line, location, SKU or agreement",
     "negative_quantity": "§Time a quantity in the plan is below zero",
+    "order_smoothing": "extension: an agreement's quantity changes by more than max_change_per_period "
+    "between consecutive periods",
+}
+
+#: Policy rules (spec §Allocation policies). Not feasibility rules: a feasible plan
+#: can break them; they are reported separately, under ``policy_violations``.
+POLICY_RULES: dict[str, str] = {
+    "priority": "a lower-priority line of a SKU received units that a higher-priority line, still open "
+    "at its due period or later, could have taken instead",
+    "fair_share": "among equal lines (same SKU, priority, earliest period and warehouses) one could give "
+    "a unit to another whose fill fraction is lower even after the transfer",
 }
 
 
@@ -87,11 +98,25 @@ class Evaluation:
     feasible: bool
     violations: list[Violation]
     costs: Costs
+    promise_slip: float = 0.0
+    policy_violations: list[Violation] = field(default_factory=list)
 
     @property
     def cost(self) -> float:
         """Total cost, the sum of the seven parts."""
         return self.costs.total
+
+    @property
+    def objective(self) -> float:
+        """What the solver minimises: the cost plus the promise-slip penalty (an extension)."""
+        return self.costs.total + self.promise_slip
+
+    def better_than(self, other: Evaluation, tol: float = 1e-9) -> bool:
+        """Whether this plan beats ``other``: following the policy first, then a lower objective."""
+        mine, theirs = bool(self.policy_violations), bool(other.policy_violations)
+        if mine != theirs:
+            return not mine
+        return self.objective < other.objective - tol
 
 
 def evaluate(problem: Problem, plan: Decisions) -> Evaluation:
@@ -174,7 +199,12 @@ class _Line:
     last: int  # ℓ
     backorder_cost: float
     lost_sale_cost: float
+    promised: int | None = None  # period of the order's previous promise, when it has one
+    priority: int = 3
+    ship_complete: bool = False
+    allowed: frozenset[str] | None = None  # warehouses it may ship from (None: all)
     deliveries: list[tuple[int, int]] = field(default_factory=list)  # (period, units)
+    sources: list[tuple[int, str | None, int]] = field(default_factory=list)  # (period, location|None, units)
 
 
 class _Evaluator:
@@ -249,6 +279,10 @@ class _Evaluator:
                     line.backorder_cost if line.backorder_cost is not None else item_backorder
                 ),
                 lost_sale_cost=item.lost_sale_cost if item is not None else 0.0,
+                promised=horizon.period_of(order.promised) if order.promised is not None else None,
+                priority=order.priority,
+                ship_complete=order.ship_complete,
+                allowed=frozenset(order.ship_cost) if order.ship_cost is not None else None,
             )
 
     def _row(self, sku: str, location: str) -> int:
@@ -321,7 +355,7 @@ class _Evaluator:
         return order, self.lines[(order_id, index)]
 
     def _deliver(
-        self, line: _Line, period: int, units: int, what: str, /, **entities: str | int
+        self, line: _Line, period: int, units: int, what: str, source: str | None, /, **entities: str | int
     ) -> None:
         if units == 0:
             return
@@ -337,6 +371,7 @@ class _Evaluator:
                 **entities,
             )
         line.deliveries.append((period, units))
+        line.sources.append((period, source, units))
 
     # ------------------------------------------------------------------ run
 
@@ -364,6 +399,12 @@ class _Evaluator:
         backorder, lost_sales = self._line_costs()
         lost_sales += self._forecast_lost_sales(filled)
 
+        slip_cost = self.problem.settings.promise_slip_cost
+        promise_slip = slip_cost * sum(
+            _open_unit_periods(line, start=line.promised)[0]
+            for line in self.lines.values()
+            if line.promised is not None and slip_cost > 0
+        )
         costs = Costs(
             purchase=self._purchase_cost(purchased),
             order_fixed=self._order_fixed_cost(purchased),
@@ -373,7 +414,7 @@ class _Evaluator:
             lost_sales=lost_sales,
             shipping=self.shipping,
         )
-        return Evaluation(not self.violations, self.violations, costs)
+        return Evaluation(not self.violations, self.violations, costs, promise_slip, self._policy_violations())
 
     # ------------------------------------------------------------------ reading the plan
 
@@ -468,7 +509,7 @@ class _Evaluator:
                     **entities,
                 )
                 continue
-            self._deliver(line, arrival, entry.quantity, what, period=arrival, **entities)
+            self._deliver(line, arrival, entry.quantity, what, None, period=arrival, **entities)
 
     def _read_shipments(self, plan: Decisions) -> None:
         for i, shipment in enumerate(plan.shipments):
@@ -524,7 +565,7 @@ class _Evaluator:
                     )
             found = self._find_line(order.id, shipment.line, units, what, **entities)
             if found is not None:
-                self._deliver(found[1], shipment.period, units, what, **entities)
+                self._deliver(found[1], shipment.period, units, what, shipment.location, **entities)
 
     def _read_forecast_fills(self, plan: Decisions) -> dict[tuple[str, str, int], int]:
         """Take every fill out of stock; return the units filled per (sku, location, period)."""
@@ -580,6 +621,21 @@ class _Evaluator:
                 self._report(
                     "capacity", f"{where}, above its capacity of {capacity} per period", **entities
                 )
+        for agreement in self.problem.agreements:
+            limit = agreement.max_change_per_period
+            if limit is None:
+                continue
+            for period in range(1, self.periods):
+                before = totals.get((agreement.id, period - 1), 0)
+                now = totals.get((agreement.id, period), 0)
+                if abs(now - before) > limit:
+                    self._report(
+                        "order_smoothing",
+                        f"{agreement.id} orders {before} units in period {period - 1} and {now} in period "
+                        f"{period}, a change above its limit of {limit}",
+                        agreement=agreement.id,
+                        period=period,
+                    )
 
     def _check_lines(self) -> None:
         """No line receives more than it ordered; ship-complete orders come whole or not at all."""
@@ -622,6 +678,94 @@ class _Evaluator:
                     order=order.id,
                     period=periods[0],
                 )
+
+    # ------------------------------------------------------------------ policies
+
+    def _policy_violations(self) -> list[Violation]:
+        """Where the plan breaks ``settings.policy`` (spec §Allocation policies).
+
+        Only lines of orders that are not ship-complete are compared: taking one
+        unit from, or giving one to, a ship-complete order is never a feasible swap.
+        """
+        policy = self.problem.settings.policy
+        if policy == "priority":
+            return self._priority_violations()
+        if policy == "fair_share":
+            return self._fair_share_violations()
+        return []
+
+    def _competing_lines(self) -> dict[str, list[_Line]]:
+        by_sku: dict[str, list[_Line]] = defaultdict(list)
+        for line in self.lines.values():
+            if not line.ship_complete and line.first <= line.last:
+                by_sku[line.sku].append(line)
+        return by_sku
+
+    def _priority_violations(self) -> list[Violation]:
+        """A unit a lower-priority line got at (warehouse, t) that a higher one could have taken.
+
+        The higher line ``A`` could take it when ``t`` lies in its window, it may ship
+        from that warehouse (a dropship unit can go to any line of the SKU), and it
+        is not yet whole by ``max(t, d_A)``; then the swap leaves every stock level as
+        it was and makes ``A`` less late or less lost.
+        """
+        found: list[Violation] = []
+        for lines in self._competing_lines().values():
+            for high in lines:
+                for low in lines:
+                    if low.priority <= high.priority:
+                        continue
+                    for period, source, units in low.sources:
+                        if units <= 0 or not high.first <= period <= high.last:
+                            continue
+                        if source is not None and high.allowed is not None and source not in high.allowed:
+                            continue
+                        by = max(period, high.due)
+                        got = sum(u for p, u in high.deliveries if p <= by)
+                        if got < high.quantity:
+                            where = "by dropship" if source is None else f"from {source}"
+                            found.append(Violation(
+                                "priority",
+                                f"{low.order} line {low.index} (priority {low.priority}) receives {units} units "
+                                f"of {low.sku} {where} in period {period} while {high.order} line {high.index} "
+                                f"(priority {high.priority}) has {got} of {high.quantity} by period {by}",
+                                {"order": high.order, "line": high.index, "period": by},
+                            ))
+                            break
+        return found
+
+    def _fair_share_violations(self) -> list[Violation]:
+        """Equal lines whose fill fractions could be evened out by moving one unit.
+
+        Lines are equal when they share SKU, priority, earliest period and allowed
+        warehouses (so every unit one received the other could have received); at a
+        period ``t`` they compete when both are due by ``t`` and ``t ≤ ℓ`` for both.
+        Moving a unit from ``j`` to ``i`` raises the smaller of their fractions
+        exactly when ``(D_j - 1) / q_j > D_i / q_i``.
+        """
+        groups: dict[tuple[str, int, int, frozenset[str] | None], list[_Line]] = defaultdict(list)
+        for sku, lines in self._competing_lines().items():
+            for line in lines:
+                groups[(sku, line.priority, line.first, line.allowed)].append(line)
+        found: list[Violation] = []
+        for (sku, _, _, _), lines in groups.items():
+            if len(lines) < 2:
+                continue
+            for period in range(self.periods):
+                here = [ln for ln in lines if ln.due <= period <= ln.last]
+                got = {id(ln): sum(u for p, u in ln.deliveries if p <= period) for ln in here}
+                for low in here:
+                    for high in here:
+                        d_low, d_high = got[id(low)], got[id(high)]
+                        if (d_high - 1) * low.quantity > d_low * high.quantity:
+                            found.append(Violation(
+                                "fair_share",
+                                f"by period {period}, {high.order} line {high.index} has {d_high} of "
+                                f"{high.quantity} units of {sku} and {low.order} line {low.index} only {d_low} "
+                                f"of {low.quantity}: one unit moved would even them out",
+                                {"order": low.order, "line": low.index, "period": period},
+                            ))
+        return found
 
     # ------------------------------------------------------------------ costs
 
@@ -696,15 +840,16 @@ class _Evaluator:
         return total
 
 
-def _open_unit_periods(line: _Line) -> tuple[int, int]:
+def _open_unit_periods(line: _Line, start: int | None = None) -> tuple[int, int]:
     """Sum of ``max(0, quantity - delivered(t))`` over ``t`` in ``d..ℓ``, and ``delivered(ℓ)``.
 
+    ``start`` replaces ``d`` (the promise-slip penalty counts from the promised period).
     ``delivered(t)`` is a step function that only changes at delivery periods, so
     the sum is taken piecewise between them rather than period by period.
     """
     total = 0
     delivered = 0
-    t = line.due  # first period not yet summed
+    t = line.due if start is None else start  # first period not yet summed
     for period, units in sorted(line.deliveries):
         if period > line.last:
             break

@@ -40,6 +40,10 @@ def _buy_option(st: _State, a: int, p: int, need: int) -> tuple[int, int, float]
     """Units gained, units usable and incremental cost of adding ``need`` to slot (a, p)."""
     ix = st.ix
     pack, moq, cap = int(ix.ag_pack[a]), int(ix.ag_moq[a]), int(ix.ag_cap[a])
+    limit = ix.agreements[a].max_change_per_period
+    if limit is not None:
+        # Never above the smoothing limit: then no two periods can differ by more.
+        cap = limit if cap < 0 else min(cap, limit)
     q0 = st.slot_qty.get((a, p), 0)
     if ix.ag_dropship[a]:
         # A dropship order carries exactly what its lines receive: no surplus possible.

@@ -43,6 +43,7 @@ class ProblemIndex:
     line_lost: np.ndarray
     line_complete: np.ndarray  # ship-complete order
     line_priority: np.ndarray
+    line_promised: np.ndarray  # period of the order's previous promise; T when it has none
     allowed: np.ndarray  # (lines, NL) bool
     ship_cost: np.ndarray  # (lines, NL)
     # per agreement (a subset index keeps only its SKUs' agreements)
@@ -160,7 +161,7 @@ def build_index(problem: Problem) -> ProblemIndex:
     item_bo = np.array([i.backorder_cost for i in problem.items], dtype=np.float64)
 
     cols: dict[str, list] = {k: [] for k in (
-        "order", "no", "sku", "qty", "d", "e", "l", "bo", "sc", "prio")}
+        "order", "no", "sku", "qty", "d", "e", "l", "bo", "sc", "prio", "promised")}
     allowed_rows: list[np.ndarray] = []
     cost_rows: list[np.ndarray] = []
     all_locs = np.ones(NL, dtype=bool)
@@ -170,6 +171,7 @@ def build_index(problem: Problem) -> ProblemIndex:
         if d >= T:
             continue  # outside this plan: nothing delivered, nothing charged
         e = h.period_of(o.earliest) if o.earliest is not None else 0
+        promised = T if o.promised is None else min(h.period_of(o.promised), T)
         last = T - 1 if o.latest is None else min(h.period_of(o.latest), T - 1)
         if o.ship_cost is None:
             allow, sc = all_locs, zero_cost
@@ -191,6 +193,7 @@ def build_index(problem: Problem) -> ProblemIndex:
             cols["bo"].append(item_bo[k] if line.backorder_cost is None else line.backorder_cost)
             cols["sc"].append(o.ship_complete)
             cols["prio"].append(o.priority)
+            cols["promised"].append(promised)
             allowed_rows.append(allow)
             cost_rows.append(sc)
     n = len(cols["qty"])
@@ -224,6 +227,7 @@ def build_index(problem: Problem) -> ProblemIndex:
         line_lost=lost[line_sku] if n else np.zeros(0),
         line_complete=arr("sc", bool),
         line_priority=arr("prio", np.int64),
+        line_promised=arr("promised", np.int64),
         allowed=np.array(allowed_rows, dtype=bool).reshape(n, NL),
         ship_cost=np.array(cost_rows, dtype=np.float64).reshape(n, NL),
         agreements=list(ags),
@@ -281,6 +285,7 @@ def subset_index(ix: ProblemIndex, skus: np.ndarray, period_cost: np.ndarray | N
         line_lost=ix.line_lost[lines],
         line_complete=ix.line_complete[lines],
         line_priority=ix.line_priority[lines],
+        line_promised=ix.line_promised[lines],
         allowed=ix.allowed[lines],
         ship_cost=ix.ship_cost[lines],
         agreements=[ix.agreements[a] for a in ags],

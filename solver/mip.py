@@ -14,6 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 INF = float("inf")
+# Column blocks that are not unit counts (see MipModel.max_violation_integral).
+FRACTIONAL_BLOCKS = ("fair_share_level",)
 
 
 @dataclass
@@ -61,8 +63,15 @@ class MipModel:
 
 
     def max_violation_integral(self, x: np.ndarray) -> float:
-        """Largest distance of any column from a whole number (all columns here count units)."""
-        return float(np.max(np.abs(x - np.round(x)), initial=0.0))
+        """Largest distance from a whole number of any column that counts units.
+
+        Every column counts units except the fair-share levels (fractions of a line).
+        """
+        frac = np.abs(x - np.round(x))
+        for name in FRACTIONAL_BLOCKS:
+            if name in self.blocks:
+                frac[self.blocks[name]] = 0.0
+        return float(np.max(frac, initial=0.0))
 
 
 class ModelAssembler:

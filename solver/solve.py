@@ -12,10 +12,11 @@ import os
 import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np
 
-from stockplan.models.plan import Costs, Decisions, Plan, Status
+from stockplan.models.plan import Costs, Decisions, Plan, PolicyNote, Status
 from stockplan.models.problem import Problem
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions
@@ -110,6 +111,7 @@ def solve(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     started = time.perf_counter()
+    problem = problem.canonical()  # the same plan whatever the order of the input's arrays
     ix = build_index(problem)
     greedy = greedy_plan(ix)
     greedy_eval = evaluate(problem, greedy)
@@ -138,15 +140,14 @@ def _solve_decomposed(
     ev = result.evaluation
     if not ev.feasible:  # pragma: no cover - only evaluated, feasible plans are kept
         raise RuntimeError("decomposition returned an infeasible plan")
-    gap = relative_gap(ev.cost, result.bound)
+    gap = relative_gap(ev.objective, result.bound)
     out_of_time = time.perf_counter() - started >= options.time_limit * 0.95
     status = Status.OPTIMAL if gap is not None and gap <= OPTIMAL_GAP else (
         Status.TIME_LIMIT if out_of_time else Status.FEASIBLE)
     return Plan(
         **result.plan.model_dump(),
         status=status,
-        cost=ev.cost,
-        costs=ev.costs,
+        **_verdict(problem, ev),
         bound=result.bound,
         gap=gap,
         solve_seconds=time.perf_counter() - started,
@@ -175,7 +176,7 @@ def _solve_monolithic(
 
     remaining = max(0.1, options.time_limit - build_seconds)
     result = run_backend(backend, model, replace(options, time_limit=remaining), warm, isolate)
-    candidates: list[tuple[Decisions, float, Costs]] = []
+    candidates: list[tuple[Decisions, Evaluation]] = []
     notes = [result.message] if result.message and result.outcome != Outcome.OPTIMAL else []
     solution = integral_flows(model, result.x, options) if result.x is not None else None
     if result.x is not None and solution is None:
@@ -184,30 +185,33 @@ def _solve_monolithic(
         decisions = decode_plan(ix, model, mapping, solution)
         ev = evaluate(problem, decisions)
         if ev.feasible:
-            candidates.append((decisions, ev.cost, ev.costs))
+            candidates.append((decisions, ev))
         else:
             notes.append("solver plan rejected by the evaluator: " + "; ".join(v.message for v in ev.violations[:3]))
     if greedy_eval.feasible:
-        candidates.append((greedy, greedy_eval.cost, greedy_eval.costs))
+        candidates.append((greedy, greedy_eval))
     seconds = time.perf_counter() - started
     if not candidates:
         return Plan(status=Status.ERROR, cost=0.0, costs=Costs(), backend=backend, solve_seconds=seconds,
                     build_seconds=build_seconds, message="; ".join(notes) or "no feasible plan")
-    decisions, cost, costs = min(candidates, key=lambda c: c[1])
-    if decisions is greedy and result.x is not None and cost < candidates[0][1]:
-        notes.append("the greedy plan was cheaper than the solver's")
+    decisions, ev = candidates[0]
+    for other in candidates[1:]:
+        if other[1].better_than(ev):
+            decisions, ev = other
+    if decisions is greedy and len(candidates) > 1:
+        notes.append("the greedy plan was better than the solver's")
+    objective = ev.objective
     bound = result.bound
-    if bound is not None and bound > cost:
-        bound = cost  # a bound above an evaluated plan's cost is numerical noise
-    gap = relative_gap(cost, bound)
+    if bound is not None and bound > objective:
+        bound = objective  # a bound above an evaluated plan's objective is numerical noise
+    gap = relative_gap(objective, bound)
     status = _status(result.outcome, gap)
     if result.x is None:
         notes.append("returned the greedy plan")
     return Plan(
         **decisions.model_dump(),
         status=status,
-        cost=cost,
-        costs=costs,
+        **_verdict(problem, ev),
         bound=bound,
         gap=gap,
         solve_seconds=seconds,
@@ -216,6 +220,19 @@ def _solve_monolithic(
         method="mip",
         message="; ".join(notes),
     )
+
+
+def _verdict(problem: Problem, ev: Evaluation) -> dict[str, Any]:
+    """The evaluator's numbers a plan reports: cost, its parts, the objective, policy notes."""
+    return {
+        "cost": ev.cost,
+        "costs": ev.costs,
+        "objective": ev.objective,
+        "promise_slip": ev.promise_slip,
+        "policy": str(problem.settings.policy),
+        "policy_violations": [PolicyNote(rule=v.rule, message=v.message, entities=v.entities)
+                              for v in ev.policy_violations],
+    }
 
 
 def _status(outcome: Outcome, gap: float | None) -> Status:

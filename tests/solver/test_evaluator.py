@@ -211,6 +211,12 @@ CASES: dict[str, tuple[dict[str, Any], Decisions, Decisions]] = {
         Decisions(purchase_orders=[po("AG-1", 0, 15), po("AG-1", 0, 10)]),
         Decisions(purchase_orders=[po("AG-1", 0, 10), po("AG-1", 0, 10)]),
     ),
+    # With a smoothing limit of 10, 0, 20, 0 changes by 20 twice; 10, 20, 10, 0 by 10 at most.
+    "order_smoothing": (
+        problem(agreements=[{**problem()["agreements"][0], "max_change_per_period": 10}, problem()["agreements"][1]]),
+        Decisions(purchase_orders=[po("AG-1", 1, 20)]),
+        Decisions(purchase_orders=[po("AG-1", 0, 10), po("AG-1", 1, 20), po("AG-1", 2, 10)]),
+    ),
     "period_out_of_range": (
         problem(),
         Decisions(shipments=[ship("SO-1", 4, 4)], purchase_orders=[po("AG-1", 7, 10)]),

@@ -1,0 +1,265 @@
+"""Pydantic models of the planner's view of a plan (spec §Outputs): what a planner and an OMS read.
+
+:func:`stockplan.solver.report.plan_report` computes a :class:`PlanReport` from a
+problem and a feasible plan: per-line and per-order status with promised dates
+and reasons, KPIs, projected stock with reorder points, an explanation of every
+purchase order, and one notice per affected customer order. Every date comes
+with its period (0-based, spec §Time); a period's date is its first day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Units = Annotated[int, Field(ge=0)]
+Period = Annotated[int, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class ReportModel(BaseModel):
+    """Base: finite numbers only; unknown fields are kept (other modules add to the report)."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="allow")
+
+
+class LineStatus(StrEnum):
+    """Status of an order line, from best to worst (spec §Outputs)."""
+
+    ON_TIME = "on_time"  # every unit delivered by the due period d
+    BACKORDERED = "backordered"  # every unit delivered, the last after d
+    PARTIALLY_LOST = "partially_lost"  # some units, not all, delivered by the last period ℓ
+    LOST = "lost"  # nothing delivered
+
+
+#: Worst first, for the status of an order (the worst of its lines).
+STATUS_SEVERITY: tuple[LineStatus, ...] = (
+    LineStatus.ON_TIME, LineStatus.BACKORDERED, LineStatus.PARTIALLY_LOST, LineStatus.LOST)
+
+
+class BackorderReason(StrEnum):
+    """Why a line is not on time; the first that applies is reported."""
+
+    EARLIEST_AFTER_DUE = "earliest_after_due"  # the order may not be delivered before a period after d
+    NO_STOCK = "no_stock"  # no stock at any allowed warehouse between d and the delivery
+    SHIP_COMPLETE_HELD = "ship_complete_held"  # a ship-complete order waits for another line's SKU
+    HIGHER_PRIORITY = "higher_priority"  # (policy priority) the stock went to higher-priority lines
+    NO_AGREEMENT = "no_agreement"  # no agreement can supply the SKU to the order
+    LEAD_TIME = "lead_time"  # the fastest agreement arrives after d (or after ℓ)
+    CAPACITY = "capacity"  # every agreement that could arrive in time is at capacity
+    COST_TRADEOFF = "cost_tradeoff"  # delivering on time costs more than the backorder
+
+
+class PurchaseReason(StrEnum):
+    """Why a purchase order uses its agreement rather than the primary one."""
+
+    PRIMARY = "primary"  # it is the primary agreement
+    NO_PRIMARY = "no_primary"  # no primary agreement for that SKU and location
+    PRIMARY_TOO_SLOW = "primary_too_slow"  # the primary cannot arrive by the period the units are needed
+    PRIMARY_CAPACITY = "primary_capacity"  # the primary's capacity is used up in the periods that would do
+    CHEAPER_AT_QUANTITY = "cheaper_at_quantity"  # this agreement's unit price at this quantity is lower
+    PRIMARY_MOQ_PACK = "primary_moq_pack"  # the primary's MOQ or pack size would force buying more
+    DROPSHIP_NO_STOCK = "dropship_no_stock"  # a dropship delivers to the customer, holding no stock
+    LOWER_TOTAL_COST = "lower_total_cost"  # cheaper overall (fixed order cost, holding, shipping)
+
+
+class NoticeKind(StrEnum):
+    """What a customer is told, least severe first."""
+
+    BACKORDERED = "backordered"  # late against its due date; no earlier promise broken
+    DELAYED = "delayed"  # the new date is after the date last promised (Order.promised)
+    WILL_MISS_LATEST = "will_miss_latest"  # some units never arrive by the latest date: offer a refund
+
+
+class LineReport(ReportModel):
+    """One order line of an order due within the horizon."""
+
+    order: str
+    line: Units
+    sku: str
+    customer: str
+    priority: int
+    quantity: Units
+    delivered: Units
+    delivered_by_due: Units
+    due: dt.date
+    due_period: Period
+    last_period: Period  # ℓ: nothing is delivered after it; what is still open then is lost
+    last_delivery_period: Period | None = None
+    promised_date: dt.date | None = None  # date of the last delivery's period
+    periods_late: Units | None = None  # last delivery period - d (0 when on time); None when nothing delivered
+    location: str | None = None  # where its open units count against the net position
+    status: LineStatus
+    reason: str | None = None
+    reason_code: BackorderReason | None = None
+    # Filled later by the pricing module.
+    extra_cost: float | None = None
+    on_time_cost: float | None = None
+    pricing: str | None = None
+
+
+class OrderReport(ReportModel):
+    order: str
+    customer: str
+    priority: int
+    ship_complete: bool
+    status: LineStatus  # the worst of its lines
+    line_count: Units
+    quantity: Units
+    delivered: Units
+    due: dt.date
+    due_period: Period
+    promised_date: dt.date | None = None  # the latest promised date of its lines
+    promised_period: Period | None = None
+    previous_promise: dt.date | None = None  # Order.promised
+    previous_promise_period: Period | None = None
+    slip_periods: Units | None = None  # periods the new promise lies after the previous one (0 if not after)
+
+
+class SkuSmoothing(ReportModel):
+    """Order smoothing of one SKU: variance over the periods (population variance, ddof 0)."""
+
+    sku: str
+    ordered_units: Units  # units ordered over the horizon, all its agreements
+    demand_units: Units  # line quantities by due period plus forecast
+    order_variance: Annotated[float, Field(ge=0)]
+    demand_variance: Annotated[float, Field(ge=0)]
+    bullwhip_ratio: Annotated[float, Field(ge=0)] | None = None  # None when the demand variance is 0
+
+
+class Kpis(ReportModel):
+    orders_total: Units
+    orders_on_time: Units
+    orders_on_time_share: Share | None = None  # None when there are no orders
+    lines_total: Units
+    lines_on_time: Units
+    lines_on_time_share: Share | None = None
+    lines_backordered: Units
+    lines_partially_lost: Units
+    lines_lost: Units
+    units_ordered: Units
+    units_delivered: Units
+    units_delivered_by_due: Units
+    units_lost: Units
+    fill_rate: Share | None = None  # units delivered / units ordered
+    on_time_fill_rate: Share | None = None  # units delivered by due / units ordered
+    order_smoothing: list[SkuSmoothing] = Field(default_factory=list)
+    total_order_variance: Annotated[float, Field(ge=0)] = 0.0  # sum of the SKUs' order variances
+    total_demand_variance: Annotated[float, Field(ge=0)] = 0.0
+    bullwhip_ratio: Annotated[float, Field(ge=0)] | None = None  # total order / total demand variance
+
+
+class StockProjection(ReportModel):
+    """One SKU at one location, a value per period ``0..T-1`` in every list.
+
+    ``end[t] = start[t] + inbound[t] + arrivals[t] - shipped[t] - forecast_served[t]``,
+    ``start[t] = end[t-1]``, ``start[0] = on_hand``.
+    """
+
+    sku: str
+    location: str
+    safety_stock: Units
+    reorder_point: Units | None = None
+    start: list[int]
+    inbound: list[int]  # open purchase orders already placed (inbound[])
+    arrivals: list[int]  # the plan's purchase orders landing
+    shipped: list[int]  # to order lines
+    forecast: list[int]
+    forecast_served: list[int]
+    end: list[int]
+    below_safety: list[bool]
+    open_backorders: list[int]  # units of lines due by t, still open at t, attributed here
+    net_position: list[int]  # end - open_backorders
+
+
+class ReorderPoint(ReportModel):
+    sku: str
+    location: str
+    safety_stock: Units
+    reorder_point: Units | None = None  # None without demand statistics
+
+
+class ServedLine(ReportModel):
+    order: str
+    line: Units
+    quantity: Units
+    period: Period  # delivery period
+    date: dt.date
+    on_time: bool
+
+
+class PurchaseOrderReport(ReportModel):
+    """One purchase order of the plan, where its units go, and why this agreement."""
+
+    index: Units  # position in the plan's purchase_orders
+    agreement: str
+    supplier: str
+    role: str
+    sku: str
+    location: str | None = None  # None for dropship
+    period: Period
+    placed_date: dt.date
+    arrival_period: Period
+    arrival_date: dt.date
+    quantity: Units
+    unit_price: Annotated[float, Field(ge=0)]  # all-units price at the agreement's total in that period
+    cost: Annotated[float, Field(ge=0)]
+    serves: list[ServedLine] = Field(default_factory=list)
+    to_forecast: Units = 0
+    to_safety_stock: Units = 0  # still in stock at the end of the horizon, up to the safety stock
+    left_in_stock: Units = 0  # still in stock at the end of the horizon, above the safety stock
+    beyond_horizon: Units = 0  # arrives after the last period
+    reason: str
+    reason_code: PurchaseReason
+
+
+class NoticeLine(ReportModel):
+    line: Units
+    sku: str
+    quantity: Units
+    delivered_by_due: Units
+    short: Units  # units never delivered
+    new_date: dt.date | None = None
+
+
+class RefundLine(ReportModel):
+    line: Units
+    sku: str
+    units: Units
+
+
+class RefundOffer(ReportModel):
+    units: Units
+    lines: list[RefundLine]
+
+
+class CustomerNotice(ReportModel):
+    order: str
+    customer: str
+    kind: NoticeKind
+    new_date: dt.date | None = None
+    previous_promise: dt.date | None = None
+    lines: list[NoticeLine]  # the lines that are not on time
+    refund_offer: RefundOffer | None = None  # for will_miss_latest
+    message: str
+
+
+class PlanReport(ReportModel):
+    """The planner's view of a plan.
+
+    ``lines`` and ``orders`` cover orders due within the horizon; orders due beyond
+    it are outside the plan and are only listed by id in ``orders_outside_horizon``.
+    """
+
+    period_dates: list[dt.date]
+    lines: list[LineReport]
+    orders: list[OrderReport]
+    orders_outside_horizon: list[str] = Field(default_factory=list)
+    kpis: Kpis
+    stock: list[StockProjection]
+    reorder_points: list[ReorderPoint]
+    purchase_orders: list[PurchaseOrderReport]
+    notices: list[CustomerNotice]

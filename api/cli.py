@@ -14,6 +14,7 @@ from rich.table import Table
 
 from stockplan.models.plan import Decisions, Plan
 from stockplan.models.problem import Problem
+from stockplan.models.report import PlanReport
 from stockplan.models.validation import FieldError, ProblemError, errors_from_pydantic, load_problem
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Backorder planning, solved to a proven gap.")
@@ -86,8 +87,9 @@ def solve(
     warm_start: Annotated[bool, typer.Option(help="Start from the greedy plan")] = True,
     method: Annotated[str, typer.Option(help="auto, mip (one model) or decompose (for large problems)")] = "auto",
     workers: Annotated[int, typer.Option(min=0, help="Processes for decompose; 0: one per core")] = 0,
+    explain: Annotated[bool, typer.Option(help="Report statuses, reasons, notices; price late lines on time")] = True,
 ) -> None:
-    """Solve a problem for minimum cost and print a summary."""
+    """Solve a problem (under its allocation policy) and print a summary."""
     from stockplan.solver.backends import BACKENDS
     from stockplan.solver.backends.base import SolveOptions
     from stockplan.solver.solve import METHODS
@@ -101,6 +103,11 @@ def solve(
     options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed, workers=workers)
     with console.status(f"solving with {backend} (limit {time_limit:g} s)"):
         plan = run_solve(parsed, options, backend=backend, warm_start=warm_start, isolate=True, method=method)
+    if explain and plan.status != "error":
+        from stockplan.solver.explain import explain as run_explain
+
+        with console.status("explaining: statuses, reasons, late lines priced on time"):
+            plan.report = run_explain(parsed.canonical(), plan, backend=backend)
     print_summary(problem, plan)
     if plan.status == "error":
         fail(f"no plan: {plan.message}", EXIT_NO_PLAN)
@@ -210,7 +217,64 @@ def print_summary(source: str, plan: Plan) -> None:
     costs = Table(title="cost parts", show_header=False)
     for part, value in plan.costs.model_dump().items():
         costs.add_row(part, f"{value:,.2f}")
+    if plan.promise_slip:
+        costs.add_row("promise slip (penalty, not a cost part)", f"{plan.promise_slip:,.2f}")
     console.print(costs)
+    console.print(f"policy: {plan.policy}" + (
+        "" if not plan.policy_violations else f" — [red]{len(plan.policy_violations)} place(s) not followed[/]"))
+    for v in plan.policy_violations[:5]:
+        console.print(f"  [{v.rule}] {v.message}", highlight=False, markup=False)
+    if plan.report is not None:
+        print_report(plan.report)
+
+
+SHOWN = 10  # rows of each table on the terminal; the JSON plan has them all
+
+
+def print_report(report: PlanReport) -> None:
+    k = report.kpis
+
+    def share(x: float | None) -> str:
+        return "—" if x is None else f"{x:.1%}"
+
+    kpis = Table(title="service", show_header=False)
+    kpis.add_row("orders on time", f"{k.orders_on_time} of {k.orders_total} ({share(k.orders_on_time_share)})")
+    kpis.add_row("lines on time", f"{k.lines_on_time} of {k.lines_total} ({share(k.lines_on_time_share)}); "
+                                  f"{k.lines_backordered} backordered, {k.lines_partially_lost} partly lost, "
+                                  f"{k.lines_lost} lost")
+    kpis.add_row("fill rate", f"{share(k.fill_rate)} (on time {share(k.on_time_fill_rate)}), {k.units_lost} units lost")
+    kpis.add_row("order variance", f"{k.total_order_variance:,.1f} (demand {k.total_demand_variance:,.1f}"
+                                   + ("" if k.bullwhip_ratio is None else f", ratio {k.bullwhip_ratio:.2f}") + ")")
+    console.print(kpis)
+    late = [ln for ln in report.lines if ln.status != "on_time"]
+    if late:
+        table = Table(title=f"late and lost lines ({len(late)})")
+        for col in ("order", "line", "sku", "status", "promised", "reason", "extra cost on time"):
+            table.add_column(col)
+        for ln in late[:SHOWN]:
+            price = f"{ln.extra_cost:,.2f} ({ln.pricing})" if ln.extra_cost is not None else ln.pricing or "—"
+            table.add_row(escape(ln.order), str(ln.line), escape(ln.sku), str(ln.status),
+                          "—" if ln.promised_date is None else ln.promised_date.isoformat(),
+                          escape(ln.reason or ""), escape(price))
+        console.print(table)
+    if report.purchase_orders:
+        table = Table(title=f"purchase orders ({len(report.purchase_orders)})")
+        for col in ("agreement", "role", "placed", "arrives", "qty", "serves", "why"):
+            table.add_column(col)
+        for po in report.purchase_orders[:SHOWN]:
+            serves = f"{len(po.serves)} line(s)" + (f", {po.to_safety_stock} to safety stock" if po.to_safety_stock
+                                                    else "")
+            table.add_row(escape(po.agreement), po.role, po.placed_date.isoformat(), po.arrival_date.isoformat(),
+                          str(po.quantity), serves, escape(po.reason))
+        console.print(table)
+    if report.notices:
+        table = Table(title=f"customer notices ({len(report.notices)})")
+        for col in ("order", "customer", "kind", "new date", "message"):
+            table.add_column(col)
+        for n in report.notices[:SHOWN]:
+            table.add_row(escape(n.order), escape(n.customer), str(n.kind),
+                          "—" if n.new_date is None else n.new_date.isoformat(), escape(n.message))
+        console.print(table)
 
 
 def main() -> None:

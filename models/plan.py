@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from stockplan.models.problem import Id, NonNegInt
+from stockplan.models.report import PlanReport
 
 Period = Annotated[int, Field(ge=0)]
 
@@ -111,3 +112,6 @@ class Plan(Decisions):
     backend: str = ""
     method: str = ""  # "mip" (one model) or "decompose" (parts with a Lagrangian bound)
     message: str = ""
+    # The planner's view (statuses, promised dates, reasons, priced on-time alternatives,
+    # projected stock, notices): filled by stockplan.solver.explain when asked for.
+    report: PlanReport | None = None

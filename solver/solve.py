@@ -24,6 +24,7 @@ from stockplan.solver.builder import build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.decompose import solve_decomposed
 from stockplan.solver.evaluator import Evaluation, evaluate
+from stockplan.solver.explain import explain as explain_plan
 from stockplan.solver.greedy import greedy_plan
 from stockplan.solver.indexing import ProblemIndex, build_index
 from stockplan.solver.mip import MipModel
@@ -96,13 +97,30 @@ def solve(
     warm_start: bool = True,
     isolate: bool = False,
     method: str = "auto",
+    explain: bool = False,
 ) -> Plan:
     """Solve ``problem`` for minimum cost and return a plan checked by the evaluator.
 
     ``method``: ``mip`` (one model, proven optimal when time allows), ``decompose``
     (parts of coupled SKUs with a Lagrangian bound, for large problems) or ``auto``
-    (``mip`` up to :data:`AUTO_MIP_MAX_LINES` order lines).
+    (``mip`` up to :data:`AUTO_MIP_MAX_LINES` order lines). ``explain`` attaches the
+    planner's report (:func:`stockplan.solver.explain.explain`), late lines priced on time.
     """
+    # The canonical order: the same plan whatever the order of the input's arrays.
+    plan = _solve(problem.canonical(), options, backend, warm_start, isolate, method)
+    if explain and plan.status != Status.ERROR:
+        plan.report = explain_plan(problem.canonical(), plan, backend=backend)
+    return plan
+
+
+def _solve(
+    problem: Problem,
+    options: SolveOptions | None,
+    backend: str,
+    warm_start: bool,
+    isolate: bool,
+    method: str,
+) -> Plan:
     options = options or SolveOptions()
     if problem.settings.time_limit is not None and options.time_limit == SolveOptions.time_limit:
         options = replace(options, time_limit=problem.settings.time_limit)
@@ -111,7 +129,6 @@ def solve(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     started = time.perf_counter()
-    problem = problem.canonical()  # the same plan whatever the order of the input's arrays
     ix = build_index(problem)
     greedy = greedy_plan(ix)
     greedy_eval = evaluate(problem, greedy)

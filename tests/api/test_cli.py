@@ -103,6 +103,35 @@ def test_solve_example_writes_an_optimal_plan(
     assert "26.000" in proc.stdout
 
 
+def test_solve_reports_the_planners_view(
+    solved: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """The fair-share plan of the article's scenario, in the summary and in the JSON plan."""
+    proc, out = solved
+    plan = json.loads(out.read_text())
+    assert plan["policy"] == "fair_share" and plan["policy_violations"] == []
+    report = plan["report"]
+    status = {ln["order"]: ln["status"] for ln in report["lines"]}
+    assert status == {"SO-1": "backordered", "SO-2": "backordered", "SO-3": "backordered", "SO-4": "on_time"}
+    for ln in report["lines"]:
+        if ln["status"] == "backordered":
+            assert ln["promised_date"] == "2026-12-21" and ln["reason"] and ln["pricing"]
+    assert {n["order"]: n["kind"] for n in report["notices"]} == {
+        "SO-1": "backordered", "SO-2": "backordered", "SO-3": "backordered"}
+    assert report["kpis"]["lines_on_time"] == 1
+    for heading in ("service", "late and lost lines (3)", "purchase orders (1)", "customer notices (3)",
+                    "policy: fair_share"):
+        assert heading in proc.stdout
+
+
+def test_solve_no_explain_skips_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    proc = run("solve", "example:three-customers", "--no-explain", "--out", out, *TIME_LIMIT)
+    assert proc.returncode == 0, proc.stderr
+    assert "report" not in json.loads(out.read_text())
+    assert "customer notices" not in proc.stdout
+
+
 def test_solve_file_prints_the_cost_in_its_summary() -> None:
     proc = run("solve", "tests/data/examples/mixed-small.json", *TIME_LIMIT, cwd=REPO)
     assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,207 @@
+"""What delivering a late line on time would cost: an exact re-solve with the line forced on time.
+
+For a backordered or lost line the planner asks "what would it take?". The answer
+re-solves the line's SKU (for a ship-complete line, every SKU of its order) with
+the rest of the plan kept as it is — other SKUs, and the delivery periods of other
+ship-complete orders — and one more row: the line whole by its due period (a
+ship-complete order: delivered whole by then). Supplier fixed costs of periods that the rest of the plan already
+pays for are sunk, so the part's model prices them at zero. The forced part plan
+merged with the rest is checked by the evaluator, and the extra cost is the
+evaluator's difference between that plan and the current one. It is exact when
+the forced re-solve is proven optimal: no on-time plan that keeps the rest of the
+plan costs less.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from stockplan.models.plan import Decisions
+from stockplan.models.problem import Policy, Problem
+from stockplan.solver.backends import get_backend
+from stockplan.solver.backends.base import Outcome, SolveOptions
+from stockplan.solver.builder import ModelMap, build_model
+from stockplan.solver.decode import decode_plan, integral_flows
+from stockplan.solver.decompose import complete_order_periods, merge_plans, split_plan
+from stockplan.solver.evaluator import Evaluation, evaluate
+from stockplan.solver.indexing import ProblemIndex, build_index, subset_index
+from stockplan.solver.mip import MipModel
+
+
+@dataclass(frozen=True)
+class OnTimePrice:
+    """The price of one line on time.
+
+    Attributes
+    ----------
+    status : str
+        ``exact`` (the forced re-solve was proven optimal), ``upper_bound`` (an
+        on-time plan was found but not proven cheapest: the true extra cost is at
+        most ``extra_cost``), ``impossible`` (no plan delivers it on time, keeping
+        the rest of the plan), or ``unknown`` (the time limit passed first).
+    extra_cost : float or None
+        Cost of the on-time plan minus the plan's cost (objective, with any
+        promise-slip penalty).
+    on_time_cost : float or None
+        Cost of that on-time plan.
+    plan : Decisions or None
+        The whole on-time plan, checked by the evaluator.
+    breaks_policy : bool
+        No plan following ``settings.policy`` has the line on time; the price is
+        that of the cheapest plan that sets the policy aside for it.
+    """
+
+    status: str
+    extra_cost: float | None = None
+    on_time_cost: float | None = None
+    plan: Decisions | None = None
+    breaks_policy: bool = False
+
+
+def skus_to_resolve(ix: ProblemIndex, line: int) -> np.ndarray:
+    """The line's SKU, and for a ship-complete line every SKU of its order (they move together)."""
+    if not ix.line_complete[line]:
+        return np.array([ix.line_sku[line]])
+    return np.unique(ix.line_sku[ix.line_order == ix.line_order[line]])
+
+
+def keep_complete_orders(model: MipModel, mp: ModelMap, periods: dict[int, int], free_order: int) -> None:
+    """Ship-complete orders other than ``free_order`` are delivered exactly as in the plan (in place).
+
+    They may have lines outside the re-solved SKUs; moving them would change the rest of the plan.
+    """
+    v = model.blocks["v"]
+    for order, period in periods.items():
+        if order == free_order:
+            continue
+        cols = np.flatnonzero(mp.v_order == order)
+        model.col_upper[v.start + cols] = (mp.v_t[cols] == period).astype(float)
+        model.col_lower[v.start + cols] = (mp.v_t[cols] == period).astype(float)
+
+
+def _with_row(model: MipModel, cols: np.ndarray, coefs: np.ndarray, lower: float, upper: float) -> MipModel:
+    row = sp.csr_matrix((coefs.astype(float), (np.zeros(cols.shape[0], dtype=np.int64), cols)),
+                        shape=(1, model.num_cols))
+    return replace(
+        model,
+        matrix=sp.vstack([model.matrix, row], format="csr"),
+        row_lower=np.append(model.row_lower, lower),
+        row_upper=np.append(model.row_upper, upper),
+    )
+
+
+def force_on_time(ix: ProblemIndex, model: MipModel, mp: ModelMap, line: int) -> MipModel | None:
+    """``model`` with one more row: ``line`` whole by its due period; None when no column can do it."""
+    due = int(ix.line_due[line])
+    if ix.line_complete[line]:
+        order = int(ix.line_order[line])
+        cols = model.blocks["v"].start + np.flatnonzero((mp.v_order == order) & (mp.v_t <= due))
+        if cols.size == 0:
+            return None
+        return _with_row(model, cols, np.ones(cols.shape[0]), 1.0, 1.0)
+    xs = model.blocks["x"].start + np.flatnonzero((mp.x_line == line) & (mp.x_t <= due))
+    ys = model.blocks["y"].start + np.flatnonzero((mp.y_line == line) & (mp.y_p + ix.ag_lead[mp.y_ag] <= due))
+    cols = np.concatenate([xs, ys])
+    if cols.size == 0:
+        return None
+    qty = float(ix.line_qty[line])
+    return _with_row(model, cols, np.ones(cols.shape[0]), qty, qty)
+
+
+def price_on_time(
+    problem: Problem,
+    plan: Decisions,
+    lines: list[tuple[str, int]],
+    time_limit: float = 10.0,
+    backend: str = "highs",
+    current: Evaluation | None = None,
+) -> dict[tuple[str, int], OnTimePrice]:
+    """Price each of ``lines`` (order id, line number) on time; see the module doc.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem ``plan`` solves.
+    plan : Decisions
+        A feasible plan.
+    lines : list of (str, int)
+        The lines to price, in the order to price them.
+    time_limit : float
+        Seconds for each re-solve.
+    backend : str
+        The MIP backend of the re-solves.
+    current : Evaluation, optional
+        The evaluator's verdict on ``plan``, when the caller has it.
+
+    Returns
+    -------
+    dict
+        An :class:`OnTimePrice` per line asked for.
+    """
+    ix = build_index(problem)
+    current = current or evaluate(problem, plan)
+    line_of = {ix.line_label(i): i for i in range(ix.n_lines)}
+    sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
+    ag_supplier = {a.id: sup_index[a.supplier] for a in problem.agreements}
+    ag_sku = {a.id: a.sku for a in problem.agreements}
+    out: dict[tuple[str, int], OnTimePrice] = {}
+    for key in lines:
+        line = line_of.get(key)
+        if line is None:  # outside the horizon: nothing can be delivered
+            out[key] = OnTimePrice("impossible")
+            continue
+        skus = skus_to_resolve(ix, line)
+        inside = {ix.skus[k] for k in skus.tolist()}
+        part_of = {s: (0 if s in inside else 1) for s in ix.skus}
+        _, rest = split_plan(problem, plan, part_of, 2)
+        # Supplier periods the rest of the plan orders in are paid already.
+        fixed = ix.fixed_order_cost().copy()
+        for po in rest.purchase_orders:
+            if po.quantity > 0 and ag_sku[po.agreement] not in inside:
+                fixed[ag_supplier[po.agreement], po.period] = 0.0
+        sub = subset_index(ix, skus, fixed)
+        complete = complete_order_periods(problem, plan, np.unique(sub.line_order[sub.line_complete]))
+        price = _price_line(problem, sub, key, rest, current, time_limit, backend, complete)
+        if price.status == "impossible" and problem.settings.policy != Policy.MIN_COST:
+            # Not on time under the policy: what it costs to set the policy aside for this line.
+            free = problem.model_copy(update={"settings": problem.settings.model_copy(update={"policy": "min_cost"})})
+            price = _price_line(problem, replace(sub, problem=free), key, rest, current, time_limit, backend,
+                                complete)
+            price = replace(price, breaks_policy=price.status != "impossible")
+        out[key] = price
+    return out
+
+
+
+def _price_line(
+    problem: Problem,
+    sub: ProblemIndex,
+    key: tuple[str, int],
+    rest: Decisions,
+    current: Evaluation,
+    time_limit: float,
+    backend: str,
+    complete: dict[int, int],
+) -> OnTimePrice:
+    model, mp = build_model(sub)
+    order_index = next(k for k, o in enumerate(problem.orders) if o.id == key[0])
+    sub_line = int(np.flatnonzero((sub.line_order == order_index) & (sub.line_no == key[1]))[0])
+    keep_complete_orders(model, mp, complete, order_index)
+    forced = force_on_time(sub, model, mp, sub_line)
+    if forced is None:
+        return OnTimePrice("impossible")
+    # No warm start: the current part plan has the line late, so it breaks the new row.
+    options = SolveOptions(time_limit=time_limit, gap=1e-6, threads=1)
+    result = get_backend(backend).solve(forced, options, None)
+    x = integral_flows(forced, result.x, options) if result.x is not None else None
+    if x is None:
+        return OnTimePrice("impossible" if result.outcome == Outcome.INFEASIBLE else "unknown")
+    candidate = merge_plans([decode_plan(sub, model, mp, x), rest])
+    ev = evaluate(problem, candidate)
+    if not ev.feasible:  # pragma: no cover - the part model and the evaluator agree on feasibility
+        return OnTimePrice("unknown")
+    status = "exact" if result.outcome == Outcome.OPTIMAL else "upper_bound"
+    return OnTimePrice(status, ev.objective - current.objective, ev.objective, candidate)

@@ -125,17 +125,11 @@ def evaluate(
     plan: Annotated[str, typer.Argument(help="Plan JSON file (shipments, forecast_fills, purchase_orders)")],
 ) -> None:
     """Check a plan against a problem: every broken rule, and its cost."""
-    from pydantic import ValidationError
 
     from stockplan.solver.evaluator import evaluate as run_evaluate
 
     parsed = parse_problem(problem)
-    data = read_json(plan)
-    try:
-        decisions = Decisions.model_validate(data)
-    except ValidationError as exc:
-        report_errors(plan, errors_from_pydantic(exc))
-        raise typer.Exit(EXIT_INPUT) from None
+    decisions = parse_plan(plan)
     result = run_evaluate(parsed, decisions)
     table = Table(title="cost", show_header=False)
     for part, value in result.costs.model_dump().items():
@@ -149,6 +143,62 @@ def evaluate(
     for v in result.violations:
         console.print(f"  [{v.rule}] {v.message}", highlight=False, markup=False)
     raise typer.Exit(1)
+
+
+def parse_plan(source: str) -> Decisions:
+    from pydantic import ValidationError
+
+    data = read_json(source)
+    try:
+        return Decisions.model_validate(data)
+    except ValidationError as exc:
+        report_errors(source, errors_from_pydantic(exc))
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+@app.command()
+def promise(
+    problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME")],
+    plan: Annotated[str, typer.Argument(help="The plan to quote against (JSON, e.g. from solve --out)")],
+    sku: Annotated[str, typer.Option(help="SKU of the prospective order")],
+    quantity: Annotated[int, typer.Option(min=1, help="Units wanted, delivered in full")],
+    location: Annotated[list[str] | None, typer.Option(help="A warehouse it may ship from (repeat); default: any")] = (
+        None),
+    earliest: Annotated[str | None, typer.Option(help="Not before this date (YYYY-MM-DD)")] = None,
+    dropship: Annotated[bool, typer.Option(help="Allow dropship")] = True,
+) -> None:
+    """Quote the earliest delivery date of a prospective order against a plan (no re-solve)."""
+    from pydantic import ValidationError
+
+    from stockplan.models.promise import PromiseRequest
+    from stockplan.solver.promise import PromiseError
+    from stockplan.solver.promise import promise as run_promise
+
+    parsed = parse_problem(problem)
+    decisions = parse_plan(plan)
+    try:
+        request = PromiseRequest.model_validate(
+            {"sku": sku, "quantity": quantity, "locations": location or None, "earliest": earliest,
+             "allow_dropship": dropship})
+        quote = run_promise(parsed, decisions, request)
+    except ValidationError as exc:
+        report_errors("request", errors_from_pydantic(exc))
+        raise typer.Exit(EXIT_INPUT) from None
+    except PromiseError as exc:
+        fail(str(exc))
+    table = Table(title=f"promise: {quantity} x {escape(sku)}", show_header=False)
+    table.add_row("answer", f"[bold]{escape(quote.message)}[/]")
+    if quote.feasible:
+        table.add_row("date", f"{quote.date} (period {quote.period})")
+        table.add_row("from", f"{quote.source}" + "".join(
+            f", {k} {escape(str(v))}" for k, v in (("location", quote.location), ("agreement", quote.agreement),
+                                                    ("placed in period", quote.purchase_period)) if v is not None))
+        table.add_row("extra cost", "—" if quote.estimated_cost is None else f"{quote.estimated_cost:,.2f}")
+    for alt in quote.alternatives:
+        table.add_row("alternative", escape(alt.message))
+    console.print(table)
+    if not quote.feasible:
+        raise typer.Exit(1)
 
 
 @app.command()

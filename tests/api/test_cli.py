@@ -132,6 +132,32 @@ def test_solve_no_explain_skips_the_report(tmp_path: Path) -> None:
     assert "customer notices" not in proc.stdout
 
 
+def test_promise_quotes_a_date_against_a_solved_plan(
+    solved: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, out = solved
+    # All 14 units of the scenario are spoken for until the purchase order lands; 3 more need a new one.
+    proc = run("promise", "example:three-customers", out, "--sku", "CHOC-BOX", "--quantity", "3")
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    assert "new_purchase_order" in proc.stdout and "2026-12-21" in proc.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--sku", "NOPE", "--quantity", "3"], "NOPE"),
+    (["--sku", "CHOC-BOX", "--quantity", "3", "--location", "WH-9"], "WH-9"),
+    (["--sku", "CHOC-BOX", "--quantity", "3", "--earliest", "someday"], "earliest"),
+])
+def test_promise_bad_request_is_bad_input(
+    solved: tuple[subprocess.CompletedProcess[str], Path], args: list[str], needle: str,
+) -> None:
+    _, out = solved
+    proc = run("promise", "example:three-customers", out, *args)
+    assert proc.returncode == 2, proc.stdout
+    no_traceback(proc)
+    assert needle in proc.stderr
+
+
 def test_solve_file_prints_the_cost_in_its_summary() -> None:
     proc = run("solve", "tests/data/examples/mixed-small.json", *TIME_LIMIT, cwd=REPO)
     assert proc.returncode == 0, proc.stderr

@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 from stockplan.models.plan import Decisions
 from stockplan.models.problem import Problem
 from stockplan.solver.backends import get_backend
-from stockplan.solver.backends.base import SolveOptions
+from stockplan.solver.backends.base import SolveOptions, stop_requested
 from stockplan.solver.builder import ModelMap, build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.evaluator import Evaluation, evaluate
@@ -286,7 +286,7 @@ def solve_decomposed(
         part_bounds = np.full(len(parts), -np.inf)
         for rnd in range(max_rounds):
             remaining = deadline - time.perf_counter()
-            if remaining <= 0.2:
+            if remaining <= 0.2 or stop_requested():
                 break
             warm = split_plan(problem, best_plan, part_of, len(parts))
             if rnd <= 1:

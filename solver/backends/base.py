@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -18,6 +19,18 @@ class Outcome(StrEnum):
     NO_SOLUTION = "no_solution"  # stopped (time limit) without any solution
     INFEASIBLE = "infeasible"
     ERROR = "error"
+
+
+_STOP = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask the running solve to stop and return its best plan (e.g. a canceled job's SIGTERM)."""
+    _STOP.set()
+
+
+def stop_requested() -> bool:
+    return _STOP.is_set()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import time
 import highspy
 import numpy as np
 
-from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions
+from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions, stop_requested
 from stockplan.solver.mip import MipModel
 
 _ROWWISE = 2  # HiGHS MatrixFormat::kRowwise
@@ -78,7 +78,7 @@ class HighsBackend:
         deadline = started + float(options.time_limit)
 
         def interrupt_after_deadline(event: highspy.highs.HighsCallbackEvent) -> None:
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or stop_requested():
                 event.interrupt()
 
         for hook in (h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt):

@@ -236,6 +236,124 @@ def bench(
 
 
 @app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Solver processes at once (default 2)")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default sqlite:///stockplan.db)")] = None,
+    example: Annotated[str | None, typer.Option(help="Submit this bundled example as a job at start")] = None,
+) -> None:
+    """Run the HTTP API (uvicorn); settings also come from STOCKPLAN_* environment variables."""
+    import os
+
+    import uvicorn
+
+    from stockplan.api import auth
+    from stockplan.api.app import create_app
+    from stockplan.api.db import make_engine, migrate, session_factory
+    from stockplan.api.settings import ServiceSettings
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers,
+                                    "database_url": database_url}.items() if v is not None}
+    try:
+        settings = ServiceSettings(**overrides)
+    except Exception as exc:  # pydantic's ValidationError: a bad STOCKPLAN_* variable or option
+        fail(f"bad setting: {exc}")
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    except Exception as exc:  # unreachable database, bad URL
+        fail(f"cannot open the database {settings.database_url}: {type(exc).__name__}: {exc}")
+    sessions = session_factory(engine)
+    with sessions() as s:
+        keys = auth.keys_configured(s)
+    if not keys and not auth.is_loopback(settings.host):
+        fail(f"no API keys are configured: local development mode binds to loopback only, not {settings.host}. "
+             "Create a key first: stockplan keys create --owner NAME")
+    base = f"http://{settings.host}:{settings.port}"
+    if example is not None:
+        job_id = _submit_example(sessions, settings, example)
+        console.print(f"example {escape(example)} submitted as job {job_id}: {base}/v1/jobs/{job_id}")
+    engine.dispose()
+    mode = "API keys required for writes" if keys else "[yellow]local development mode: no API keys, loopback only[/]"
+    console.print(f"stockplan API on {base} (docs {base}/docs), database {escape(settings.database_url)}; {mode}")
+    os.environ.update({f"STOCKPLAN_{k.upper()}": str(v) for k, v in overrides.items()})
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _submit_example(sessions: Any, settings: Any, name: str) -> str:
+    from stockplan.api import services
+    from stockplan.api.schemas import JobRequest
+
+    data = read_json(EXAMPLE_PREFIX + name)
+    body = {"problem": data, "scenario": f"example:{name}"}
+    with sessions() as s:
+        job, _ = services.submit_job(s, JobRequest.model_validate(body), body, settings, "local-dev", None)
+        return job.id
+
+
+keys_app = typer.Typer(help="API keys: with one configured, every write needs Authorization: Bearer <key>.")
+app.add_typer(keys_app, name="keys")
+
+
+def _key_sessions(database_url: str | None) -> Any:
+    from stockplan.api.db import make_engine, migrate, session_factory
+    from stockplan.api.settings import ServiceSettings
+
+    url = database_url or ServiceSettings().database_url
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    except Exception as exc:  # unreachable database, bad URL
+        fail(f"cannot open the database {url}: {type(exc).__name__}: {exc}")
+    return session_factory(engine)
+
+
+@keys_app.command("create")
+def keys_create(
+    owner: Annotated[str, typer.Option(help="Who uses the key (recorded as the actor of decisions)")],
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (default from STOCKPLAN_DATABASE_URL)")]
+    = None,
+) -> None:
+    """Create a key; it is printed once and stored only as a digest."""
+    from stockplan.api import auth
+
+    with _key_sessions(database_url)() as s:
+        key = auth.create_key(s, owner)
+    console.print(key, markup=False, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list(
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL")] = None,
+) -> None:
+    """List keys by prefix and owner (never the key)."""
+    from sqlalchemy import select
+
+    from stockplan.api.db import ApiKey
+
+    with _key_sessions(database_url)() as s:
+        for k in s.scalars(select(ApiKey).order_by(ApiKey.id)).all():
+            revoked = "  revoked" if k.revoked else ""
+            console.print(f"{k.prefix}…  {escape(k.owner)}  {k.created_at:%Y-%m-%d}{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's first 10 characters, as `keys list` shows")],
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL")] = None,
+) -> None:
+    """Revoke a key."""
+    from stockplan.api import auth
+
+    with _key_sessions(database_url)() as s:
+        n = auth.revoke_key(s, prefix)
+    if not n:
+        fail(f"no active key starts with {prefix!r}")
+    console.print(f"revoked {n} key(s)")
+
+
+@app.command()
 def backends() -> None:
     """List the MIP backends."""
     from stockplan.solver.backends import BACKENDS

@@ -1,0 +1,372 @@
+"""The HTTP service: FastAPI app, routes under ``/v1``, health and metrics.
+
+``create_app(settings)`` wires the database (migrated at start), the job runner
+and the routes; ``stockplan serve`` runs it under uvicorn. Request bodies are read
+through :class:`stockplan.api.errors.BodyLimit` and parsed by hand
+(:func:`stockplan.api.errors.parse_json`) so that hostile input is a 4xx naming
+the field, never a crash; the OpenAPI document still describes every body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from stockplan.api import auth, services
+from stockplan.api.db import Job, JobState, make_engine, migrate, session_factory
+from stockplan.api.errors import ApiError, BodyLimit, install_error_handlers, parse_json
+from stockplan.api.jobs import JobRunner, recover_jobs
+from stockplan.api.schemas import DecisionRequest, EvaluateRequest, EvaluateRequestDoc, JobRequest, JobRequestDoc
+from stockplan.api.settings import ServiceSettings, get_settings
+from stockplan.models.promise import PromiseRequest
+from stockplan.models.validation import FieldError, errors_from_pydantic
+
+log = logging.getLogger("stockplan.api")
+M = TypeVar("M", bound=BaseModel)
+
+
+class Metrics:
+    """Prometheus metrics of one app (its own registry, so several apps can live in one process)."""
+
+    def __init__(self, app_state: Any) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("stockplan_http_requests", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.solve_seconds = Histogram("stockplan_solve_seconds", "Seconds per finished solve job",
+                                       buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600), registry=self.registry)
+        state = app_state
+
+        class _Jobs:
+            def collect(self) -> Iterator[GaugeMetricFamily]:
+                g = GaugeMetricFamily("stockplan_jobs", "Jobs by state", labels=["state"])
+                with state.sessions() as s:
+                    for name, n in services.jobs_by_state(s).items():
+                        g.add_metric([name], n)
+                yield g
+
+        self.registry.register(_Jobs())
+
+
+def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -> FastAPI:
+    """The app; ``run_jobs=False`` leaves jobs queued (for tests of the API alone)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        recovered = recover_jobs(app.state.sessions, settings.max_attempts)
+        if any(recovered.values()):
+            log.warning("after a restart: %s", recovered)
+        app.state.metrics = Metrics(app.state)
+        app.state.runner = None
+        if run_jobs:
+            runner = JobRunner(app.state.sessions, settings.database_url, settings.workers, settings.watchdog_grace,
+                               settings.poll_interval, on_finish=lambda job_id: _observe(app, job_id))
+            runner.start()
+            app.state.runner = runner
+        try:
+            yield
+        finally:
+            if app.state.runner is not None:
+                app.state.runner.stop()
+            engine.dispose()
+
+    app = FastAPI(title="stockplan", version="1", lifespan=lifespan,
+                  description="Backorder planning solved to a proven gap: jobs, plans, review and export.")
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    _routes(app, settings)
+    _document_bodies(app)
+    return app
+
+
+def _observe(app: FastAPI, job_id: str) -> None:
+    with app.state.sessions() as s:
+        job = s.get(Job, job_id)
+        if job is not None and job.solve_seconds is not None:
+            app.state.metrics.solve_seconds.observe(job.solve_seconds)
+
+
+# ---------------------------------------------------------------------------------------------- dependencies
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def writer(request: Request, s: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:
+    """Who is writing: the key's owner when keys are configured (then a key is required), else local-dev."""
+    if not auth.keys_configured(s):
+        return auth.LOCAL_ACTOR
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise ApiError(401, "this service requires an API key: Authorization: Bearer <key>",
+                       headers={"WWW-Authenticate": "Bearer"})
+    owner = auth.owner_of(s, authorization[7:].strip())
+    if owner is None:
+        raise ApiError(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    return owner
+
+
+WriterDep = Annotated[str, Depends(writer)]
+
+
+async def body_json(request: Request) -> Any:
+    return parse_json(await request.body(), request.headers.get("content-type"))
+
+
+def validated(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = errors_from_pydantic(exc)
+        raise ApiError(422, f"{len(errors)} invalid field(s)", errors) from None
+
+
+# ---------------------------------------------------------------------------------------------- routes
+
+
+def _routes(app: FastAPI, settings: ServiceSettings) -> None:
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(request: Request, s: SessionDep) -> JSONResponse:
+        """The database answers and the job runner is dispatching."""
+        try:
+            s.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means not ready
+            raise ApiError(503, f"database unavailable: {type(exc).__name__}") from None
+        runner = request.app.state.runner
+        if runner is not None and (runner._thread is None or not runner._thread.is_alive()):
+            raise ApiError(503, "the job runner is not running")
+        return JSONResponse({"status": "ready", "mode": "api keys" if auth.keys_configured(s) else
+                             "local development (no API keys)"})
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def metrics(request: Request) -> Response:
+        """Prometheus: requests, jobs by state, solve seconds."""
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/v1/jobs", status_code=202, tags=["jobs"])
+    async def create_job(
+        request: Request,
+        s: SessionDep,
+        actor: WriterDep,
+        wait: Annotated[float, Query(ge=0, le=3600, description="Seconds to wait for the plan (capped)")] = 0.0,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> JSONResponse:
+        """Submit a problem; 202 with ``Location``, or with ``wait`` the finished job and its plan inline."""
+        raw = await body_json(request)
+        if not isinstance(raw, dict):
+            raise ApiError(422, "the body must be a JSON object", [FieldError("body", "not an object")])
+        req = validated(JobRequest, raw)
+        job, created = services.submit_job(s, req, raw, settings, actor, idempotency_key)
+        if created and request.app.state.runner is not None:
+            request.app.state.runner.wake()
+        job = await _wait_for(request, job.id, min(wait, settings.max_wait))
+        return _job_response(request, job, replayed=not created)
+
+    @app.get("/v1/jobs", tags=["jobs"])
+    def list_jobs(s: SessionDep, state: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+                  ) -> list[dict[str, Any]]:
+        """Newest jobs first."""
+        from sqlalchemy import select
+
+        q = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit)
+        if state is not None:
+            q = q.where(Job.state == state)
+        return [services.job_view(j) for j in s.scalars(q).all()]
+
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"])
+    def read_job(request: Request, job_id: str, s: SessionDep) -> JSONResponse:
+        """A job: its state, outcome (optimal / feasible with gap / time limit), or why it failed."""
+        return _job_response(request, services.get_job(s, job_id), status=200)
+
+    @app.delete("/v1/jobs/{job_id}", tags=["jobs"])
+    def delete_job(job_id: str, s: SessionDep, actor: WriterDep) -> JSONResponse:
+        """Cancel: a queued job at once (200); a running one stops and keeps its best plan (202)."""
+        job = services.cancel_job(s, job_id)
+        return JSONResponse(services.job_view(job), status_code=200 if job.state == JobState.CANCELED else 202)
+
+    @app.post("/v1/problems:validate", tags=["problems"])
+    async def validate_problem(request: Request) -> dict[str, Any]:
+        """200 with a summary when valid; 422 listing every bad field by its JSON path."""
+        problem = services.parse_problem(await body_json(request), prefix="$")
+        return {"valid": True, "orders": len(problem.orders), "skus": len(problem.items),
+                "locations": len(problem.locations), "agreements": len(problem.agreements),
+                "periods": problem.horizon.periods}
+
+    @app.post("/v1/plans:evaluate", tags=["plans"])
+    async def evaluate_plan(request: Request) -> dict[str, Any]:
+        """A plan (edited by a planner, say) checked by the evaluator: violations and cost."""
+        from stockplan.solver.evaluator import evaluate
+
+        raw = await body_json(request)
+        if not isinstance(raw, dict):
+            raise ApiError(422, "the body must be a JSON object", [FieldError("body", "not an object")])
+        req = validated(EvaluateRequest, raw)
+        problem = services.parse_problem(req.problem)
+        ev = evaluate(problem, req.plan)
+        return {"feasible": ev.feasible, "cost": ev.cost, "costs": ev.costs.model_dump(),
+                "objective": ev.objective, "promise_slip": ev.promise_slip,
+                "violations": [{"rule": v.rule, "message": v.message, "entities": v.entities}
+                               for v in ev.violations],
+                "policy_violations": [{"rule": v.rule, "message": v.message, "entities": v.entities}
+                                      for v in ev.policy_violations]}
+
+    @app.get("/v1/plans", tags=["plans"])
+    def list_plans(s: SessionDep, state: str | None = None, scenario: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+        """Newest plans first, without their decisions."""
+        from sqlalchemy import select
+
+        from stockplan.api.db import PlanRow
+
+        q = select(PlanRow).order_by(PlanRow.created_at.desc(), PlanRow.id).limit(limit)
+        if state is not None:
+            q = q.where(PlanRow.state == state)
+        if scenario is not None:
+            q = q.where(PlanRow.scenario == scenario)
+        return [services.plan_view(s, r, include_plan=False) for r in s.scalars(q).all()]
+
+    @app.get("/v1/plans/{plan_id}", tags=["plans"])
+    def read_plan(plan_id: str, s: SessionDep) -> dict[str, Any]:
+        """A plan: its lifecycle state, each item's state, and the plan (decisions, costs, report)."""
+        return services.plan_view(s, services.get_plan(s, plan_id))
+
+    @app.post("/v1/plans/{plan_id}/decisions", tags=["plans"])
+    async def decide(request: Request, plan_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
+        """Approve or reject the plan or one purchase order or shipment; recorded in the audit log.
+
+        409 when the plan was superseded by a newer plan of its scenario, or is already decided.
+        """
+        req = validated(DecisionRequest, await body_json(request))
+        if actor == auth.LOCAL_ACTOR and req.actor:
+            actor = req.actor
+        row = services.decide(s, plan_id, req, actor)
+        return services.plan_view(s, row, include_plan=False)
+
+    @app.get("/v1/plans/{plan_id}/audit", tags=["plans"])
+    def audit(plan_id: str, s: SessionDep) -> list[dict[str, Any]]:
+        """Every decision on the plan, oldest first."""
+        services.get_plan(s, plan_id)
+        return services.audit_trail(s, plan_id)
+
+    @app.get("/v1/plans/{plan_id}/export", tags=["plans"])
+    def export(plan_id: str, s: SessionDep,
+               format: Annotated[str, Query(pattern="^(csv|json)$")] = "json") -> Response:
+        """The approved purchase orders and shipments, as an ERP imports them; the same every time."""
+        row = services.get_plan(s, plan_id)
+        rows = services.export_rows(s, row, services.problem_of(s, row))
+        if format == "csv":
+            return Response(services.export_csv(rows), media_type="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.csv"'})
+        return JSONResponse({"plan": plan_id, "scenario": row.scenario, "state": row.state, "items": rows})
+
+    @app.post("/v1/plans/{plan_id}/promises", tags=["plans"])
+    async def promise(request: Request, plan_id: str, s: SessionDep) -> dict[str, Any]:
+        """The earliest date a prospective order can be delivered against this plan (no re-solve)."""
+        from stockplan.models.plan import Decisions
+        from stockplan.solver.promise import PromiseError
+        from stockplan.solver.promise import promise as quote
+
+        row = services.get_plan(s, plan_id)
+        req = validated(PromiseRequest, await body_json(request))
+        plan = Decisions.model_validate({k: row.plan.get(k, []) for k in ("shipments", "forecast_fills",
+                                                                             "purchase_orders")})
+        try:
+            return quote(services.problem_of(s, row), plan, req).model_dump(mode="json")
+        except PromiseError as exc:
+            path = getattr(exc, "path", None)
+            raise ApiError(422, str(exc), [FieldError(path or "body", str(exc))]) from None
+
+
+async def _wait_for(request: Request, job_id: str, seconds: float) -> Job:
+    deadline = time.monotonic() + seconds
+    while True:
+        with request.app.state.sessions() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            if job.state in JobState.FINISHED or time.monotonic() >= deadline:
+                return job
+        await asyncio.sleep(0.1)
+
+
+def _job_response(request: Request, job: Job, status: int | None = None, replayed: bool = False) -> JSONResponse:
+    plan = None
+    if job.plan_id is not None and job.state in JobState.FINISHED:
+        with request.app.state.sessions() as s:
+            plan = services.plan_view(s, services.get_plan(s, job.plan_id))
+    headers = {"Location": f"/v1/jobs/{job.id}"}
+    if job.state not in JobState.FINISHED:
+        headers["Retry-After"] = "1"
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    code = status or (200 if job.state in JobState.FINISHED else 202)
+    return JSONResponse(services.job_view(job, plan), status_code=code, headers=headers)
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Describe the hand-parsed bodies in the OpenAPI document (their pydantic schemas)."""
+    bodies = {("/v1/jobs", "post"): JobRequestDoc, ("/v1/plans:evaluate", "post"): EvaluateRequestDoc,
+              ("/v1/plans/{plan_id}/decisions", "post"): DecisionRequest,
+              ("/v1/plans/{plan_id}/promises", "post"): PromiseRequest}
+    validate_body = {("/v1/problems:validate", "post")}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        from stockplan.models.problem import Problem
+
+        ref = "#/components/schemas/{model}"
+        for (path, method), model in [*bodies.items(), *((k, Problem) for k in validate_body)]:
+            schema = model.model_json_schema(ref_template=ref)
+            components.update(schema.pop("$defs", {}))
+            components[model.__name__] = schema
+            doc["paths"][path][method]["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": ref.format(model=model.__name__)}}},
+            }
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,171 @@
+"""RFC 9457 problem details for every error, and the request-body guard.
+
+Every error leaves the service as ``application/problem+json`` with ``type``,
+``title``, ``status`` and ``detail``; validation errors add ``errors``: one
+``{path, message}`` per field (the same JSON paths the CLI prints). Bodies are
+read through :class:`BodyLimit`, which answers 413 as soon as a body is larger
+than the limit (from ``Content-Length`` or while streaming), never holding more
+than that in memory, and parsed by :func:`parse_json`, which turns hostile JSON
+(truncated, NaN, too deep) into a 422 naming the body instead of a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stockplan.models.validation import FieldError, json_path
+
+log = logging.getLogger("stockplan.api")
+PROBLEM_JSON = "application/problem+json"
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error to answer with problem details."""
+
+    def __init__(self, status: int, detail: str, errors: list[FieldError] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors, self.headers = status, detail, errors, headers
+
+
+def problem_response(status: int, detail: str, errors: list[FieldError] | None = None,
+                     headers: dict[str, str] | None = None, instance: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://stockplan.dev/problems/{status}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = [{"path": e.path, "message": e.message} for e in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem_response(exc.status, exc.detail, exc.errors, exc.headers, request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, str(exc.detail), None, getattr(exc, "headers", None),
+                                request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [FieldError(json_path(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+        return problem_response(422, f"{len(errors)} invalid field(s)", errors, None, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "an unexpected error; it has been logged", None, None, request.url.path)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over ``limit`` bytes, checked before and while it streams."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+        too_big = False
+
+        async def limited() -> Message:
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    too_big = True
+                    raise _TooLarge
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject(scope, receive, send)
+        except Exception:
+            if too_big and not started:
+                await self._reject(scope, receive, send)
+            else:
+                raise
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(413, f"the request body is larger than {self.limit:,} bytes",
+                                    headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def parse_json(raw: bytes, content_type: str | None) -> Any:
+    """The JSON of a request body, or an :class:`ApiError` (415 or 422) saying what is wrong with it."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, f"send JSON with Content-Type: application/json (got {media or 'none'})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(422, "the body is not UTF-8", [FieldError("body", "not UTF-8 text")]) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise ApiError(422, f"the body is not valid JSON ({where})", [FieldError("body", where)]) from None
+    except _NotFinite as exc:
+        raise ApiError(422, f"the body contains {exc}, which JSON does not allow",
+                       [FieldError("body", f"{exc} is not a number JSON allows")]) from None
+    except RecursionError:
+        raise ApiError(422, "the body is nested too deeply", [FieldError("body", "nested too deeply")]) from None
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotFinite(name)

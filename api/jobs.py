@@ -1,0 +1,340 @@
+"""Solve jobs: each in its own worker process, behind an executor interface, accounted for in the database.
+
+States ``queued → running → succeeded | failed | canceled``. The :class:`JobRunner`
+thread claims queued jobs while fewer than ``workers`` run, starts each in a
+process through an :class:`Executor`, and watches them:
+
+* a job whose cancel is requested gets SIGTERM: the solver stops and the worker
+  keeps its best plan (the job ends ``canceled`` with that plan);
+* a solver running past its time limit plus a grace period is killed by the
+  watchdog, and the job fails saying so;
+* a worker that dies without writing its result fails the job with its exit code.
+
+Every run carries a fresh ``run_token``; a worker writes its result only while
+its job still carries that token, so a run the server gave up on can never land
+twice. After a crash or ``kill -9`` of the server, :func:`recover_jobs` at start
+re-queues the jobs left ``running`` (their workers died with the server) or, after
+``max_attempts``, fails them with a reason: none lost, none left running.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import sessionmaker
+
+from stockplan.api.db import Job, JobState, PlanRow, make_engine, new_id, now, session_factory
+
+log = logging.getLogger("stockplan.api.jobs")
+
+
+class Handle(Protocol):
+    """A running solve, as an executor sees it."""
+
+    def alive(self) -> bool: ...
+    def exit_code(self) -> int | None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+class Executor(Protocol):
+    """Runs :func:`run_job` somewhere; the local process pool now, Dask later (same interface)."""
+
+    def start(self, database_url: str, job_id: str, run_token: str) -> Handle: ...
+
+
+class _ProcessHandle:
+    def __init__(self, proc: mp.process.BaseProcess) -> None:
+        self.proc = proc
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def exit_code(self) -> int | None:
+        return self.proc.exitcode
+
+    def terminate(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+
+
+class LocalProcessExecutor:
+    """One spawned process per job (a fresh interpreter: no state shared with the server)."""
+
+    def __init__(self) -> None:
+        self.ctx = mp.get_context("spawn")
+
+    def start(self, database_url: str, job_id: str, run_token: str) -> Handle:
+        proc = self.ctx.Process(target=run_job, args=(database_url, job_id, run_token), daemon=True,
+                                name=f"stockplan-job-{job_id[:8]}")
+        proc.start()
+        return _ProcessHandle(proc)
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    """Digest of a job request, for idempotent retries (same key, same body → same job)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- worker
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the server that started it dies (kill -9 included)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def run_job(database_url: str, job_id: str, run_token: str) -> None:
+    """The worker: solve one job and write its plan (only while the job still carries ``run_token``)."""
+    _die_with_parent()
+    from stockplan.solver.backends.base import request_stop
+
+    signal.signal(signal.SIGTERM, lambda *_: request_stop())
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    try:
+        _solve_and_store(sessions, job_id, run_token)
+    finally:
+        engine.dispose()
+
+
+def _solve_and_store(sessions: sessionmaker, job_id: str, run_token: str) -> None:
+    from stockplan.models.validation import load_problem
+    from stockplan.solver.backends.base import SolveOptions
+    from stockplan.solver.explain import explain
+    from stockplan.solver.solve import solve
+
+    with sessions() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.run_token != run_token:
+            return
+        problem_data, opts = job.problem, dict(job.options)
+    started = time.perf_counter()
+    try:
+        problem = load_problem(problem_data)
+        options = SolveOptions(time_limit=float(opts["time_limit"]), gap=float(opts.get("gap", 1e-6)), threads=1,
+                               seed=int(opts.get("seed", 0)), workers=1)
+        plan = solve(problem, options, backend=opts.get("backend", "highs"), method=opts.get("method", "auto"))
+        if plan.status != "error" and opts.get("explain", True):
+            # Pricing late lines gets at most the solve's own time limit.
+            plan.report = explain(problem.canonical(), plan, backend=opts.get("backend", "highs"),
+                                  budget=options.time_limit)
+    except Exception as exc:  # the job fails with the reason; the service goes on
+        log.exception("job %s failed", job_id)
+        _finish(sessions, job_id, run_token, JobState.FAILED, reason=f"{type(exc).__name__}: {exc}",
+                seconds=time.perf_counter() - started)
+        return
+    if plan.status == "error":
+        _finish(sessions, job_id, run_token, JobState.FAILED, reason=plan.message or "no feasible plan",
+                seconds=plan.solve_seconds)
+        return
+    _store_plan(sessions, job_id, run_token, plan.model_dump(mode="json", exclude_none=True), plan.status,
+                plan.cost, plan.bound, plan.gap, plan.solve_seconds)
+
+
+def _store_plan(
+    sessions: sessionmaker,
+    job_id: str, run_token: str, plan: dict[str, Any], outcome: str, cost: float, bound: float | None,
+    gap: float | None, seconds: float,
+) -> None:
+    """Plan row, supersede older plans of the scenario, finish the job: one transaction."""
+    with sessions() as s, s.begin():
+        job = s.get(Job, job_id, with_for_update=True)
+        if job is None or job.run_token != run_token or job.state != JobState.RUNNING:
+            return  # the server gave up on this run; its result must not land
+        row = PlanRow(id=new_id(), job_id=job_id, scenario=job.scenario, outcome=outcome, cost=cost, bound=bound,
+                      gap=gap, plan=plan)
+        s.add(row)
+        if job.scenario:
+            s.execute(update(PlanRow).where(PlanRow.scenario == job.scenario, PlanRow.id != row.id,
+                                            PlanRow.superseded_by.is_(None)).values(superseded_by=row.id))
+        job.state = JobState.CANCELED if job.cancel_requested else JobState.SUCCEEDED
+        job.reason = "canceled while running: the best plan found so far is kept" if job.cancel_requested else None
+        job.outcome, job.plan_id, job.finished_at, job.solve_seconds = outcome, row.id, now(), seconds
+
+
+def _finish(
+    sessions: sessionmaker,
+    job_id: str, run_token: str | None, state: str, reason: str, seconds: float | None = None,
+) -> bool:
+    """End a job without a plan (only if it is still the run ``run_token``; None: any unfinished run)."""
+    with sessions() as s, s.begin():
+        q = update(Job).where(Job.id == job_id, Job.state.not_in(JobState.FINISHED))
+        if run_token is not None:
+            q = q.where(Job.run_token == run_token)
+        res = s.execute(q.values(state=state, reason=reason, finished_at=now(), solve_seconds=seconds))
+        return bool(res.rowcount)
+
+
+# ---------------------------------------------------------------------------------------------- runner
+
+
+def recover_jobs(sessions: sessionmaker, max_attempts: int) -> dict[str, int]:
+    """After a restart: every job left ``running`` is re-queued, or failed once out of attempts."""
+    counts = {"requeued": 0, "failed": 0}
+    with sessions() as s, s.begin():
+        for job in s.scalars(select(Job).where(Job.state == JobState.RUNNING)).all():
+            if job.attempts >= max_attempts:
+                job.state, job.finished_at = JobState.FAILED, now()
+                job.reason = f"interrupted by a server restart {job.attempts} time(s); not retried again"
+                counts["failed"] += 1
+            elif job.cancel_requested:
+                job.state, job.finished_at = JobState.CANCELED, now()
+                job.reason = "canceled; the server restarted before the solver stopped"
+            else:
+                job.state, job.run_token, job.worker_pid = JobState.QUEUED, None, None
+                job.reason = "re-queued after a server restart"
+                counts["requeued"] += 1
+    return counts
+
+
+@dataclass
+class _Running:
+    job_id: str
+    token: str
+    handle: Handle
+    deadline: float  # monotonic: time limit + grace
+    terminated: bool = False
+    killed_at: float | None = None
+
+
+@dataclass
+class JobRunner:
+    """The dispatcher thread: claims, starts, watches and reaps jobs."""
+
+    sessions: sessionmaker
+    database_url: str
+    workers: int
+    grace: float
+    poll: float = 0.2
+    executor: Executor = field(default_factory=LocalProcessExecutor)
+    on_finish: Any = None  # callable(job_id, seconds) for metrics
+    _running: dict[str, _Running] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="stockplan-dispatcher", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop dispatching; running solves are killed and their jobs re-queued for the next start."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        for run in list(self._running.values()):
+            run.handle.kill()
+            with self.sessions() as s, s.begin():
+                s.execute(update(Job).where(Job.id == run.job_id, Job.run_token == run.token,
+                                            Job.state == JobState.RUNNING)
+                          .values(state=JobState.QUEUED, run_token=None, reason="re-queued: the server stopped"))
+        self._running.clear()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # a database hiccup must not end dispatching
+                log.exception("dispatcher tick failed")
+            self._wake.wait(self.poll)
+            self._wake.clear()
+
+    def _tick(self) -> None:
+        self._reap()
+        self._cancel_and_watch()
+        self._claim()
+
+    def _reap(self) -> None:
+        for job_id, run in list(self._running.items()):
+            if run.handle.alive():
+                continue
+            del self._running[job_id]
+            # A worker that wrote its result has finished its job already; these only end the others.
+            if run.killed_at is not None:
+                _finish(self.sessions, job_id, run.token, JobState.FAILED,
+                        "the solver overran its time limit and was stopped by the watchdog")
+            elif run.terminated:
+                _finish(self.sessions, job_id, run.token, JobState.CANCELED,
+                        "canceled while running; the solver stopped before it had a plan")
+            else:
+                _finish(self.sessions, job_id, run.token, JobState.FAILED,
+                        f"the worker process died (exit code {run.handle.exit_code()}) without a result")
+            if self.on_finish is not None:
+                self.on_finish(job_id)
+
+    def _cancel_and_watch(self) -> None:
+        if not self._running:
+            return
+        with self.sessions() as s:
+            wanted = set(s.scalars(select(Job.id).where(Job.id.in_(list(self._running)),
+                                                         Job.cancel_requested.is_(True))).all())
+        clock = time.monotonic()
+        for job_id, run in self._running.items():
+            if job_id in wanted and not run.terminated:
+                run.terminated = True
+                run.handle.terminate()  # SIGTERM: the solver stops and the worker keeps its best plan
+                run.deadline = min(run.deadline, clock + self.grace)
+            elif clock > run.deadline and run.killed_at is None:
+                log.warning("job %s overran its limit; killing its solver", job_id)
+                run.killed_at = clock
+                run.handle.kill()
+
+    def _claim(self) -> None:
+        free = self.workers - len(self._running)
+        if free <= 0 or self._stop.is_set():
+            return
+        with self.sessions() as s:
+            queued = s.scalars(select(Job.id).where(Job.state == JobState.QUEUED)
+                               .order_by(Job.created_at, Job.id).limit(free)).all()
+        for job_id in queued:
+            token = new_id()
+            with self.sessions() as s, s.begin():
+                res = s.execute(update(Job).where(Job.id == job_id, Job.state == JobState.QUEUED).values(
+                    state=JobState.RUNNING, run_token=token, started_at=now(), attempts=Job.attempts + 1))
+                if not res.rowcount:
+                    continue  # canceled or taken meanwhile
+                job = s.get(Job, job_id)
+                limit = float(job.options.get("time_limit", 60.0)) if job is not None else 60.0
+            handle = self.executor.start(self.database_url, job_id, token)
+            # The solve's limit, as much again for pricing late lines, and start-up time.
+            self._running[job_id] = _Running(job_id, token, handle, time.monotonic() + 2 * limit + self.grace + 20.0)
+            with self.sessions() as s, s.begin():
+                pid = getattr(getattr(handle, "proc", None), "pid", None)
+                s.execute(update(Job).where(Job.id == job_id, Job.run_token == token).values(worker_pid=pid))
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,61 @@
+"""Request bodies of the HTTP API (pydantic v2, unknown fields refused, finite numbers only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stockplan.models.plan import Decisions
+from stockplan.models.problem import Problem
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class JobOptions(ApiModel):
+    """How to solve: the server caps ``time_limit`` at its ``max_time_limit``."""
+
+    time_limit: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    gap: Annotated[float, Field(ge=0, le=1)] = 1e-6
+    backend: Literal["highs", "ortools-scip", "ortools-cpsat", "pulp-cbc", "pulp-highs"] = "highs"
+    method: Literal["auto", "mip", "decompose"] = "auto"
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    explain: bool = True
+
+
+class JobRequest(ApiModel):
+    """``POST /v1/jobs``: a problem to solve, how, and what it plans (``scenario``)."""
+
+    problem: dict[str, Any]
+    options: JobOptions = Field(default_factory=JobOptions)
+    scenario: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class JobRequestDoc(JobRequest):
+    """The same, with the problem's schema spelled out (for the OpenAPI document)."""
+
+    problem: Problem
+
+
+class DecisionRequest(ApiModel):
+    """Approve or reject a whole plan, or one of its purchase orders or shipments."""
+
+    decision: Literal["approve", "reject"]
+    target: Literal["plan", "purchase_order", "shipment"] = "plan"
+    index: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    comment: Annotated[str, Field(max_length=2000)] | None = None
+    #: Who decides, in local development mode only; with API keys it is the key's owner.
+    actor: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class EvaluateRequest(ApiModel):
+    """``POST /v1/plans:evaluate``: a plan (perhaps edited by a planner) and its problem."""
+
+    problem: dict[str, Any]
+    plan: Decisions
+
+
+class EvaluateRequestDoc(EvaluateRequest):
+    problem: Problem

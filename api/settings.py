@@ -1,0 +1,39 @@
+"""Service settings, from the environment (``STOCKPLAN_*``) through pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Everything the service reads at start; each field is ``STOCKPLAN_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="STOCKPLAN_", extra="ignore")
+
+    #: SQLite file by default (the embedded default); ``postgresql+psycopg://...`` for PostgreSQL.
+    database_url: str = "sqlite:///stockplan.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: Solver processes running at once.
+    workers: int = Field(default=2, ge=1, le=64)
+    #: Server-side cap on a job's time limit (seconds), and the limit when a job gives none.
+    max_time_limit: float = Field(default=300.0, gt=0)
+    default_time_limit: float = Field(default=60.0, gt=0)
+    #: Seconds past its time limit before the watchdog kills a solver process.
+    watchdog_grace: float = Field(default=15.0, gt=0)
+    #: Largest request body read (bytes); larger gets 413 before it is read whole.
+    max_body_bytes: int = Field(default=20_000_000, ge=1_000)
+    #: Cap on ``wait`` (seconds) of ``POST /v1/jobs``.
+    max_wait: float = Field(default=30.0, ge=0)
+    #: Times a job interrupted by a server crash is re-queued before it fails.
+    max_attempts: int = Field(default=2, ge=1)
+    #: Seconds between scans of the job table by the dispatcher.
+    poll_interval: float = Field(default=0.2, gt=0)
+
+
+@lru_cache
+def get_settings() -> ServiceSettings:
+    return ServiceSettings()

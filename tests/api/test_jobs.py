@@ -1,0 +1,97 @@
+"""``/v1/jobs``: submit, poll, wait, cancel, idempotent retries — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from stockplan.models.plan import Decisions
+from stockplan.models.validation import load_problem
+from stockplan.solver.evaluator import evaluate
+from tests.api.conftest import example_problem, wait_for_job
+
+
+def test_submit_poll_and_fetch_the_plan(client: TestClient) -> None:
+    body = {"problem": example_problem("three-customers"), "scenario": "chocolate"}
+    r = client.post("/v1/jobs", json=body)
+    assert r.status_code == 202
+    assert r.headers["Location"] == f"/v1/jobs/{r.json()['id']}" and r.headers["Retry-After"]
+    assert r.json()["state"] in ("queued", "running", "succeeded")
+    job = wait_for_job(client, r.json()["id"])
+    assert job["state"] == "succeeded" and job["outcome"] == "optimal"
+    plan = client.get(f"/v1/plans/{job['plan_id']}").json()
+    assert plan["state"] == "proposed" and plan["scenario"] == "chocolate"
+    assert abs(plan["cost"] - 26.0) < 1e-6
+    # The stored plan passes the evaluator, with the cost it reports.
+    problem = load_problem(example_problem("three-customers"))
+    ev = evaluate(problem, Decisions.model_validate(plan["plan"]))
+    assert ev.feasible and abs(ev.cost - plan["cost"]) < 1e-6
+    assert plan["plan"]["report"]["notices"]  # the planner's view travels with it
+
+
+def test_wait_returns_the_finished_plan_inline(client: TestClient) -> None:
+    r = client.post("/v1/jobs?wait=60", json={"problem": example_problem("mixed-small")})
+    assert r.status_code == 200
+    job = r.json()
+    assert job["state"] == "succeeded" and job["outcome"] == "optimal"
+    assert abs(job["plan"]["cost"] - 2108.93) < 1e-6
+
+
+def test_time_limit_is_capped_by_the_server(client: TestClient) -> None:
+    r = client.post("/v1/jobs", json={"problem": example_problem("three-customers"),
+                                      "options": {"time_limit": 5000}})
+    assert r.status_code == 202
+    assert r.json()["options"]["time_limit"] == 60.0  # max_time_limit of the test settings
+
+
+def test_cancel_a_queued_job_at_once(database_url: str) -> None:
+    from stockplan.api.app import create_app
+    from tests.api.conftest import service_settings
+
+    with TestClient(create_app(service_settings(database_url), run_jobs=False)) as c:
+        job = c.post("/v1/jobs", json={"problem": example_problem("three-customers")}).json()
+        r = c.delete(f"/v1/jobs/{job['id']}")
+        assert r.status_code == 200 and r.json()["state"] == "canceled"
+        assert c.delete(f"/v1/jobs/{job['id']}").status_code == 409
+        assert c.get(f"/v1/jobs/{job['id']}").json()["reason"] == "canceled before it started"
+
+
+def test_cancel_a_running_job_keeps_its_best_plan(client: TestClient) -> None:
+    # mixed-medium takes HiGHS tens of seconds to prove: plenty of time to cancel it mid-solve.
+    r = client.post("/v1/jobs", json={"problem": example_problem("mixed-medium"),
+                                      "options": {"time_limit": 60, "explain": False}})
+    job_id = r.json()["id"]
+    for _ in range(200):
+        if client.get(f"/v1/jobs/{job_id}").json()["state"] == "running":
+            break
+        import time
+
+        time.sleep(0.05)
+    import time
+
+    time.sleep(4.0)  # into the search
+    assert client.delete(f"/v1/jobs/{job_id}").status_code == 202
+    job = wait_for_job(client, job_id, timeout=60)
+    assert job["state"] == "canceled"
+    assert job["plan_id"], job["reason"]
+    plan = client.get(f"/v1/plans/{job['plan_id']}").json()
+    ev = evaluate(load_problem(example_problem("mixed-medium")), Decisions.model_validate(plan["plan"]))
+    assert ev.feasible and abs(ev.cost - plan["cost"]) < 1e-6
+
+
+def test_idempotent_retries(client: TestClient) -> None:
+    body = {"problem": example_problem("three-customers")}
+    first = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-sync-42"})
+    again = client.post("/v1/jobs", json=body, headers={"Idempotency-Key": "order-sync-42"})
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = client.post("/v1/jobs", json={**body, "scenario": "x"}, headers={"Idempotency-Key": "order-sync-42"})
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith("application/problem+json")
+    assert other.json()["errors"][0]["path"] == "Idempotency-Key"
+    assert len(client.get("/v1/jobs").json()) == 1
+
+
+def test_unknown_job_is_404_problem(client: TestClient) -> None:
+    r = client.get("/v1/jobs/nope")
+    assert r.status_code == 404 and r.json()["status"] == 404
+    assert r.headers["content-type"].startswith("application/problem+json")

@@ -29,7 +29,14 @@ from stockplan.api import auth, services
 from stockplan.api.db import Job, JobState, make_engine, migrate, session_factory
 from stockplan.api.errors import ApiError, BodyLimit, install_error_handlers, parse_json
 from stockplan.api.jobs import JobRunner, recover_jobs
-from stockplan.api.schemas import DecisionRequest, EvaluateRequest, EvaluateRequestDoc, JobRequest, JobRequestDoc
+from stockplan.api.schemas import (
+    DecisionRequest,
+    EditRequest,
+    EvaluateRequest,
+    EvaluateRequestDoc,
+    JobRequest,
+    JobRequestDoc,
+)
 from stockplan.api.settings import ServiceSettings, get_settings
 from stockplan.models.promise import PromiseRequest
 from stockplan.models.validation import FieldError, errors_from_pydantic
@@ -280,6 +287,22 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         row = services.decide(s, plan_id, req, actor)
         return services.plan_view(s, row, include_plan=False)
 
+    @app.post("/v1/plans/{plan_id}/edits", tags=["plans"])
+    async def edit(request: Request, plan_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
+        """Change one quantity of a proposed plan; the answer is the edited plan's evaluation.
+
+        The change is audited; approving is refused while the edited plan breaks a rule.
+        """
+        req = validated(EditRequest, await body_json(request))
+        if actor == auth.LOCAL_ACTOR and req.actor:
+            actor = req.actor
+        return services.edit_item(s, plan_id, req, actor)
+
+    @app.get("/v1/plans/{plan_id}/evaluation", tags=["plans"])
+    def evaluation(plan_id: str, s: SessionDep) -> dict[str, Any]:
+        """The evaluator's verdict on the plan as edited (rules broken, cost, change in cost)."""
+        return services.evaluation_view(s, services.get_plan(s, plan_id))
+
     @app.get("/v1/plans/{plan_id}/audit", tags=["plans"])
     def audit(plan_id: str, s: SessionDep) -> list[dict[str, Any]]:
         """Every decision on the plan, oldest first."""
@@ -344,6 +367,7 @@ def _document_bodies(app: FastAPI) -> None:
     """Describe the hand-parsed bodies in the OpenAPI document (their pydantic schemas)."""
     bodies = {("/v1/jobs", "post"): JobRequestDoc, ("/v1/plans:evaluate", "post"): EvaluateRequestDoc,
               ("/v1/plans/{plan_id}/decisions", "post"): DecisionRequest,
+              ("/v1/plans/{plan_id}/edits", "post"): EditRequest,
               ("/v1/plans/{plan_id}/promises", "post"): PromiseRequest}
     validate_body = {("/v1/problems:validate", "post")}
 

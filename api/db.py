@@ -94,6 +94,8 @@ class PlanRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[dt.datetime | None] = mapped_column()
+    #: A planner's edits: {"purchase_orders": {"<index>": quantity}}; the plan as solved stays in ``plan``.
+    edits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ItemDecision(Base):

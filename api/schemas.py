@@ -59,3 +59,12 @@ class EvaluateRequest(ApiModel):
 
 class EvaluateRequestDoc(EvaluateRequest):
     problem: Problem
+
+
+class EditRequest(ApiModel):
+    """A planner's new quantity for one purchase order or shipment of a proposed plan."""
+
+    target: Literal["purchase_order", "shipment"] = "purchase_order"
+    index: Annotated[int, Field(ge=0, le=10_000_000)]
+    quantity: Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]
+    actor: Annotated[str, Field(min_length=1, max_length=200)] | None = None

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from stockplan.api.db import AuditEntry, ItemDecision, Job, JobState, PlanRow, now
 from stockplan.api.errors import ApiError
 from stockplan.api.jobs import request_hash
-from stockplan.api.schemas import DecisionRequest, JobRequest
+from stockplan.api.schemas import DecisionRequest, EditRequest, JobRequest
 from stockplan.api.settings import ServiceSettings
+from stockplan.models.plan import Decisions
 from stockplan.models.problem import Problem
 from stockplan.models.validation import FieldError, ProblemError, load_problem
 
@@ -156,6 +157,7 @@ def plan_view(s: Session, row: PlanRow, include_plan: bool = True) -> dict[str, 
         "gap": row.gap,
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "decided_by": row.decided_by,
+        "edits": row.edits or {},
         "decided_at": row.decided_at.isoformat() if row.decided_at else None,
         "items": {
             kind: [item_state(row, own.get((kind, i))) for i in range(len(row.plan.get(key, [])))]
@@ -169,8 +171,59 @@ def plan_view(s: Session, row: PlanRow, include_plan: bool = True) -> dict[str, 
     return view
 
 
+def edited_decisions(row: PlanRow) -> Decisions:
+    """The plan's decisions with the planner's edited quantities applied."""
+    data = {k: [dict(x) for x in row.plan.get(k, [])] for k in ("shipments", "forecast_fills", "purchase_orders")}
+    for key, changes in (row.edits or {}).items():
+        for index, quantity in changes.items():
+            data[key][int(index)]["quantity"] = int(quantity)
+    return Decisions.model_validate(data)
+
+
+def evaluation_view(s: Session, row: PlanRow) -> dict[str, Any]:
+    """The evaluator's verdict on the plan as edited: rules broken, cost, and the change against the solved plan."""
+    from stockplan.solver.evaluator import evaluate
+
+    ev = evaluate(problem_of(s, row), edited_decisions(row))
+    return {
+        "edited": bool(row.edits and any(row.edits.values())),
+        "feasible": ev.feasible,
+        "violations": [{"rule": v.rule, "message": v.message, "entities": v.entities} for v in ev.violations],
+        "cost": ev.cost,
+        "costs": ev.costs.model_dump(),
+        "cost_delta": ev.cost - row.cost,
+    }
+
+
+def edit_item(s: Session, plan_id: str, req: EditRequest, actor: str) -> dict[str, Any]:
+    """Change one quantity of a proposed plan (audited); return the edited plan's evaluation."""
+    row = get_plan(s, plan_id)
+    if row.state != "proposed" or row.superseded_by is not None:
+        raise ApiError(409, f"plan {plan_id} is {row.state if row.state != 'proposed' else 'superseded'}: "
+                            "only a current proposed plan can be edited")
+    key = ITEM_KINDS[req.target]
+    items = row.plan.get(key, [])
+    if req.index >= len(items):
+        raise ApiError(422, f"the plan has {len(items)} {key.replace('_', ' ')}",
+                       [FieldError("index", f"must be one of 0..{len(items) - 1}" if items else "no such item")])
+    edits = {k: dict(v) for k, v in (row.edits or {}).items()}
+    before = int(edits.get(key, {}).get(str(req.index), items[req.index]["quantity"]))
+    if req.quantity == items[req.index]["quantity"]:
+        edits.get(key, {}).pop(str(req.index), None)  # back to the solved quantity
+    else:
+        edits.setdefault(key, {})[str(req.index)] = req.quantity
+    row.edits = edits
+    s.add(AuditEntry(actor=actor, action="edit", plan_id=plan_id, target=f"{req.target}:{req.index}",
+                     comment=None, detail={"from": before, "to": req.quantity}))
+    s.commit()
+    return evaluation_view(s, row)
+
+
 def decide(s: Session, plan_id: str, req: DecisionRequest, actor: str) -> PlanRow:
-    """Approve or reject a plan or one of its items, with its audit entry, in one transaction."""
+    """Approve or reject a plan or one of its items, with its audit entry, in one transaction.
+
+    Nothing is approved while the plan as edited breaks a rule.
+    """
     row = get_plan(s, plan_id)
     state = "approved" if req.decision == "approve" else "rejected"
     if req.decision == "approve" and row.superseded_by is not None:
@@ -178,6 +231,12 @@ def decide(s: Session, plan_id: str, req: DecisionRequest, actor: str) -> PlanRo
                             f"{row.scenario!r}; approve that one instead")
     if row.state != "proposed":
         raise ApiError(409, f"plan {plan_id} is already {row.state}")
+    if req.decision == "approve" and row.edits and any(row.edits.values()):
+        verdict = evaluation_view(s, row)
+        if not verdict["feasible"]:
+            broken = "; ".join(v["message"] for v in verdict["violations"][:3])
+            raise ApiError(409, f"the edited plan breaks {len(verdict['violations'])} rule(s): {broken}; "
+                                "fix the quantities before approving")
     if req.target == "plan":
         if req.index is not None:
             raise ApiError(422, "a decision on the whole plan takes no index",
@@ -216,14 +275,15 @@ EXPORT_FIELDS = ["kind", "index", "agreement", "order", "line", "location", "per
 def export_rows(s: Session, row: PlanRow, problem: Problem) -> list[dict[str, Any]]:
     """The approved purchase orders and shipments, in the plan's order (what an ERP imports)."""
     own = item_decisions(s, row.id)
+    edited = edited_decisions(row).model_dump(mode="json")
     out: list[dict[str, Any]] = []
-    for i, po in enumerate(row.plan.get("purchase_orders", [])):
+    for i, po in enumerate(edited["purchase_orders"]):
         if item_state(row, own.get(("purchase_order", i))) == "approved":
             out.append({"kind": "purchase_order", "index": i, "agreement": po["agreement"], "order": None,
                         "line": None, "location": None, "period": po["period"],
                         "date": problem.horizon.date_of(po["period"]).isoformat(), "quantity": po["quantity"],
                         "lines": po.get("lines")})
-    for i, sh in enumerate(row.plan.get("shipments", [])):
+    for i, sh in enumerate(edited["shipments"]):
         if item_state(row, own.get(("shipment", i))) == "approved":
             out.append({"kind": "shipment", "index": i, "agreement": None, "order": sh["order"], "line": sh["line"],
                         "location": sh["location"], "period": sh["period"],

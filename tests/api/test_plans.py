@@ -119,3 +119,31 @@ def test_validate_a_problem(client: TestClient) -> None:
     r = client.post("/v1/problems:validate", json=broken)
     assert r.status_code == 422
     assert any(e["path"] == "$.orders[3].lines[0].sku" for e in r.json()["errors"]), r.json()
+
+
+def test_an_edit_that_breaks_a_rule_blocks_approval_until_fixed(client: TestClient) -> None:
+    plan = solved_plan(client, "mixed-small")
+    # AG-12 sells SKU-0003 in packs of 10.
+    index = next(i for i, po in enumerate(plan["plan"]["purchase_orders"]) if po["agreement"] == "AG-12")
+    ordered = plan["plan"]["purchase_orders"][index]["quantity"]
+    broken = client.post(f"/v1/plans/{plan['id']}/edits",
+                         json={"target": "purchase_order", "index": index, "quantity": ordered + 5})
+    assert broken.status_code == 200
+    verdict = broken.json()
+    assert not verdict["feasible"] and {v["rule"] for v in verdict["violations"]} == {"pack_size"}
+    refused = decide(client, plan["id"], decision="approve")
+    assert refused.status_code == 409 and "pack size" in refused.json()["detail"]
+    assert decide(client, plan["id"], decision="approve", target="purchase_order", index=index).status_code == 409
+    fixed = client.post(f"/v1/plans/{plan['id']}/edits",
+                        json={"target": "purchase_order", "index": index, "quantity": ordered + 10}).json()
+    assert fixed["feasible"] and fixed["cost_delta"] > 0  # ten more units bought and held
+    assert abs(fixed["cost"] - plan["cost"] - fixed["cost_delta"]) < 1e-9
+    assert decide(client, plan["id"], decision="approve").status_code == 200
+    exported = client.get(f"/v1/plans/{plan['id']}/export?format=json").json()["items"]
+    assert next(e for e in exported if e["kind"] == "purchase_order" and e["index"] == index)["quantity"] == \
+        ordered + 10
+    actions = [(e["action"], e["target"]) for e in client.get(f"/v1/plans/{plan['id']}/audit").json()]
+    assert actions == [("edit", f"purchase_order:{index}"), ("edit", f"purchase_order:{index}"), ("approve", "plan")]
+    # An approved plan is not edited any more.
+    again = client.post(f"/v1/plans/{plan['id']}/edits", json={"index": index, "quantity": ordered})
+    assert again.status_code == 409

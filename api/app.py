@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from stockplan.api import auth, services
 from stockplan.api.db import Job, JobState, make_engine, migrate, session_factory
 from stockplan.api.errors import ApiError, BodyLimit, install_error_handlers, parse_json
-from stockplan.api.jobs import JobRunner, recover_jobs
+from stockplan.api.executors import make_executor
+from stockplan.api.jobs import JobExecutor, JobRunner, recover_jobs
 from stockplan.api.schemas import (
     DecisionRequest,
     EditRequest,
@@ -83,8 +84,10 @@ def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -
         app.state.metrics = Metrics(app.state)
         app.state.runner = None
         if run_jobs:
+            tasks = make_executor(settings.executor, settings.scheduler, settings.workers)
             runner = JobRunner(app.state.sessions, settings.database_url, settings.workers, settings.watchdog_grace,
-                               settings.poll_interval, on_finish=lambda job_id: _observe(app, job_id))
+                               settings.poll_interval, executor=JobExecutor(tasks),
+                               on_finish=lambda job_id: _observe(app, job_id))
             runner.start()
             app.state.runner = runner
         try:
@@ -92,6 +95,7 @@ def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -
         finally:
             if app.state.runner is not None:
                 app.state.runner.stop()
+                app.state.runner.executor.tasks.close()
             engine.dispose()
 
     app = FastAPI(title="stockplan", version="1", lifespan=lifespan,

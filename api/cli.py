@@ -292,6 +292,60 @@ def _submit_example(sessions: Any, settings: Any, name: str) -> str:
         return job.id
 
 
+@app.command()
+def batch(
+    source: Annotated[Path, typer.Argument(help="A folder of problem JSON files, or a manifest JSON")],
+    out: Annotated[Path, typer.Option(help="Folder for plans/, summary.json and summary.md (a rerun resumes)")],
+    executor: Annotated[str, typer.Option(help="local (processes) or dask")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT (default: a LocalCluster)")]
+    = None,
+    workers: Annotated[int, typer.Option(min=1, help="Solves at once (local) / LocalCluster workers (dask)")] = 2,
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds per problem")] = 60.0,
+    gap: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1e-6,
+    explain: Annotated[bool, typer.Option(help="Attach the planner's report to each plan")] = True,
+    database_url: Annotated[str | None, typer.Option(help="Store of the service (default: STOCKPLAN_DATABASE_URL "
+                                                          "or sqlite:///stockplan.db)")] = None,
+    store: Annotated[bool, typer.Option(help="Record the run and its plans in that store")] = True,
+) -> None:
+    """Solve many problems (or what-if variations of one) concurrently; resumable."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from stockplan.api.batch import BatchError, load_batch, run_batch
+    from stockplan.api.executors import make_executor
+    from stockplan.api.settings import ServiceSettings
+
+    if executor not in ("local", "dask"):
+        fail(f"unknown executor {executor!r}: local or dask")
+    try:
+        items = load_batch(source)
+    except BatchError as exc:
+        fail(str(exc))
+    url = (database_url or ServiceSettings().database_url) if store else None
+    try:
+        runner = make_executor(executor, scheduler, workers, pool=True)
+    except OSError as exc:  # a scheduler that cannot be reached
+        fail(f"cannot reach the Dask scheduler {scheduler}: {exc}")
+    options = {"time_limit": time_limit, "gap": gap, "explain": explain}
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("solving", total=len(items))
+
+            def progress(name: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, description=f"solving ({escape(name)})")
+
+            summary = run_batch(items, out, runner, executor, workers if executor == "local" else len(items),
+                                options, url, str(source), progress)
+    finally:
+        runner.close()
+    console.print((out / "summary.md").read_text(), markup=False, highlight=False)
+    failed = summary["by_status"].get("failed", 0)
+    console.print(f"{summary['problems']} problems, {failed} failed; plans in {out}/plans"
+                  + (f"; run {summary['run']} recorded in {escape(url)}" if url else ""))
+    if failed:
+        raise typer.Exit(EXIT_NO_PLAN)
+
+
 keys_app = typer.Typer(help="API keys: with one configured, every write needs Authorization: Bearer <key>.")
 app.add_typer(keys_app, name="keys")
 

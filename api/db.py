@@ -55,6 +55,7 @@ class JobState:
 
 class Job(Base):
     __tablename__ = "jobs"
+    __table_args__ = (Index("ux_jobs_batch_scenario", "batch_id", "scenario", unique=True),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED, index=True)
@@ -76,6 +77,21 @@ class Job(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # why it failed or was canceled
     solve_seconds: Mapped[float | None] = mapped_column(Float)
     plan_id: Mapped[str | None] = mapped_column(String(32))
+    #: The batch run that solved it (``stockplan batch``); its problem's name is the scenario.
+    batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class BatchRun(Base):
+    """A ``stockplan batch`` run: its plans are jobs with ``batch_id`` and plans like any other."""
+
+    __tablename__ = "batch_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
+    source: Mapped[str] = mapped_column(Text)
+    executor: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class PlanRow(Base):

@@ -23,7 +23,6 @@ import ctypes
 import hashlib
 import json
 import logging
-import multiprocessing as mp
 import os
 import signal
 import threading
@@ -35,12 +34,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from stockplan.api.db import Job, JobState, PlanRow, make_engine, new_id, now, session_factory
+from stockplan.api.executors import Executor as TaskExecutor
+from stockplan.api.executors import LocalExecutor
 
 log = logging.getLogger("stockplan.api.jobs")
 
 
 class Handle(Protocol):
-    """A running solve, as an executor sees it."""
+    """A running solve, as the runner sees it (see :mod:`stockplan.api.executors`)."""
 
     def alive(self) -> bool: ...
     def exit_code(self) -> int | None: ...
@@ -49,42 +50,22 @@ class Handle(Protocol):
 
 
 class Executor(Protocol):
-    """Runs :func:`run_job` somewhere; the local process pool now, Dask later (same interface)."""
+    """Starts :func:`run_job` for one job run."""
 
     def start(self, database_url: str, job_id: str, run_token: str) -> Handle: ...
 
 
-class _ProcessHandle:
-    def __init__(self, proc: mp.process.BaseProcess) -> None:
-        self.proc = proc
+class JobExecutor:
+    """Runs jobs on a task executor: a local process each (default) or a Dask cluster."""
 
-    def alive(self) -> bool:
-        return self.proc.is_alive()
-
-    def exit_code(self) -> int | None:
-        return self.proc.exitcode
-
-    def terminate(self) -> None:
-        if self.proc.is_alive():
-            self.proc.terminate()
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(5)
-
-
-class LocalProcessExecutor:
-    """One spawned process per job (a fresh interpreter: no state shared with the server)."""
-
-    def __init__(self) -> None:
-        self.ctx = mp.get_context("spawn")
+    def __init__(self, tasks: TaskExecutor | None = None) -> None:
+        self.tasks = tasks or LocalExecutor()
 
     def start(self, database_url: str, job_id: str, run_token: str) -> Handle:
-        proc = self.ctx.Process(target=run_job, args=(database_url, job_id, run_token), daemon=True,
-                                name=f"stockplan-job-{job_id[:8]}")
-        proc.start()
-        return _ProcessHandle(proc)
+        return self.tasks.start(run_job, database_url, job_id, run_token)
+
+
+LocalProcessExecutor = JobExecutor  # the default: one spawned process per job
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -106,10 +87,11 @@ def _die_with_parent() -> None:
 
 def run_job(database_url: str, job_id: str, run_token: str) -> None:
     """The worker: solve one job and write its plan (only while the job still carries ``run_token``)."""
-    _die_with_parent()
     from stockplan.solver.backends.base import request_stop
 
-    signal.signal(signal.SIGTERM, lambda *_: request_stop())
+    if threading.current_thread() is threading.main_thread():  # a process of its own (not a Dask thread)
+        _die_with_parent()
+        signal.signal(signal.SIGTERM, lambda *_: request_stop())
     engine = make_engine(database_url)
     sessions = session_factory(engine)
     try:
@@ -227,7 +209,7 @@ class JobRunner:
     workers: int
     grace: float
     poll: float = 0.2
-    executor: Executor = field(default_factory=LocalProcessExecutor)
+    executor: Executor = field(default_factory=JobExecutor)
     on_finish: Any = None  # callable(job_id, seconds) for metrics
     _running: dict[str, _Running] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -324,7 +306,7 @@ class JobRunner:
             # The solve's limit, as much again for pricing late lines, and start-up time.
             self._running[job_id] = _Running(job_id, token, handle, time.monotonic() + 2 * limit + self.grace + 20.0)
             with self.sessions() as s, s.begin():
-                pid = getattr(getattr(handle, "proc", None), "pid", None)
+                pid = getattr(handle, "pid", None)
                 s.execute(update(Job).where(Job.id == job_id, Job.run_token == token).values(worker_pid=pid))
 
     @property

@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
     max_wait: float = Field(default=30.0, ge=0)
     #: Times a job interrupted by a server crash is re-queued before it fails.
     max_attempts: int = Field(default=2, ge=1)
+    #: Where solves run: ``local`` (a process each) or ``dask`` (``scheduler`` address, or a LocalCluster).
+    executor: str = Field(default="local", pattern="^(local|dask)$")
+    scheduler: str | None = None
     #: Seconds between scans of the job table by the dispatcher.
     poll_interval: float = Field(default=0.2, gt=0)
 

@@ -1,0 +1,229 @@
+"""Where solves run: one interface, a local process per task or a Dask cluster.
+
+``executor.start(fn, *args)`` runs ``fn(*args)`` somewhere and returns a
+:class:`Handle`: whether it still runs, its result, and how to stop it. The API's
+job runner and ``stockplan batch`` both take an executor:
+
+* :class:`LocalExecutor` — a spawned process per task (a fresh interpreter; killed
+  for real by ``kill()``, SIGTERM by ``terminate()``): the API's jobs;
+* :class:`PoolExecutor` — a pool of long-lived processes: batches of short solves;
+* :class:`DaskExecutor` — ``dask.distributed``: a ``LocalCluster`` when no scheduler
+  address is given, else the cluster at that address. A task of a worker lost
+  mid-run is re-run by Dask on another worker. ``terminate``/``kill`` cancel the
+  future (a task already running on a worker finishes there and is ignored).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+
+class TaskFailed(RuntimeError):
+    """The task raised, or its process died without a result."""
+
+
+class Handle(Protocol):
+    def alive(self) -> bool: ...
+    def exit_code(self) -> int | None: ...
+    def result(self) -> Any: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+class Executor(Protocol):
+    def start(self, fn: Callable[..., Any], *args: Any) -> Handle: ...
+    def close(self) -> None: ...
+
+
+def _call(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        value = fn(*args)
+        conn.send(("ok", value))
+    except BaseException as exc:  # reported to the parent as the task's failure
+        conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
+    finally:
+        conn.close()
+
+
+class LocalHandle:
+    def __init__(self, proc: mp.process.BaseProcess, conn: Connection) -> None:
+        self.proc, self.conn = proc, conn
+        self._message: tuple[str, Any] | None = None
+
+    def _drain(self) -> None:
+        # Read as soon as the result is there: a large result would block the child's send.
+        if self._message is None:
+            try:
+                if self.conn.poll():
+                    self._message = self.conn.recv()
+            except (EOFError, OSError):
+                pass
+
+    def alive(self) -> bool:
+        self._drain()
+        return self.proc.is_alive()
+
+    def exit_code(self) -> int | None:
+        return self.proc.exitcode
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def result(self) -> Any:
+        self._drain()
+        if self._message is None:
+            self.proc.join()
+            self._drain()
+        if self._message is None:
+            raise TaskFailed(f"the worker process died (exit code {self.proc.exitcode}) without a result")
+        status, value = self._message
+        if status != "ok":
+            raise TaskFailed(value)
+        return value
+
+    def terminate(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+
+
+class LocalExecutor:
+    """A spawned process per task."""
+
+    def __init__(self) -> None:
+        self.ctx = mp.get_context("spawn")
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> Handle:
+        parent, child = self.ctx.Pipe(duplex=False)
+        proc = self.ctx.Process(target=_call, args=(child, fn, args), daemon=True)
+        proc.start()
+        child.close()
+        return LocalHandle(proc, parent)
+
+    def close(self) -> None:
+        pass
+
+
+class PoolHandle:
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def alive(self) -> bool:
+        return not self.future.done()
+
+    def exit_code(self) -> int | None:
+        if not self.future.done():
+            return None
+        return 0 if not self.future.cancelled() and self.future.exception() is None else 1
+
+    def result(self) -> Any:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self.future.result()
+        except BrokenProcessPool:
+            raise TaskFailed("a worker process died without a result") from None
+        except Exception as exc:  # the task's own error
+            raise TaskFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def terminate(self) -> None:
+        self.future.cancel()
+
+    def kill(self) -> None:
+        self.future.cancel()
+
+
+class PoolExecutor:
+    """A pool of ``workers`` long-lived processes (imports paid once): for batches of many short solves.
+
+    A worker that dies breaks the pool; the next task gets a new one.
+    """
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> Handle:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return PoolHandle(self.pool.submit(fn, *args))
+        except BrokenProcessPool:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._new_pool()
+            return PoolHandle(self.pool.submit(fn, *args))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskHandle:
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def alive(self) -> bool:
+        return not self.future.done()
+
+    def exit_code(self) -> int | None:
+        if not self.future.done():
+            return None
+        return 0 if self.future.status == "finished" else 1
+
+    def result(self) -> Any:
+        try:
+            return self.future.result()
+        except Exception as exc:  # the task's own error, re-raised by Dask
+            raise TaskFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def terminate(self) -> None:
+        self.future.cancel()
+
+    def kill(self) -> None:
+        self.future.cancel()
+
+
+class DaskExecutor:
+    """Tasks on a Dask cluster: ``scheduler`` (``tcp://host:8786``) or a LocalCluster of ``workers`` processes."""
+
+    def __init__(self, scheduler: str | None = None, workers: int = 2) -> None:
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler is None:
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(scheduler)
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> Handle:
+        # pure=False: the same arguments twice are two tasks (a re-run must really run).
+        return DaskHandle(self.client.submit(fn, *args, pure=False))
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(kind: str, scheduler: str | None = None, workers: int = 2, pool: bool = False) -> Executor:
+    """``local`` (a process per task, or with ``pool`` a pool of ``workers``) or ``dask``."""
+    if kind == "local":
+        return PoolExecutor(workers) if pool else LocalExecutor()
+    if kind == "dask":
+        return DaskExecutor(scheduler, workers)
+    raise ValueError(f"unknown executor {kind!r}: local or dask")

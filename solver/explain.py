@@ -33,6 +33,7 @@ def explain(
     price: bool = True,
     backend: str = "highs",
     current: Evaluation | None = None,
+    budget: float | None = None,
 ) -> PlanReport:
     """The report of ``plan`` with its late lines priced (see the module doc).
 
@@ -48,6 +49,8 @@ def explain(
         The MIP backend of those re-solves.
     current : Evaluation, optional
         The evaluator's verdict on ``plan``, when the caller has it.
+    budget : float, optional
+        Seconds for pricing in all; lines left when it runs out are ``not_priced``.
 
     Returns
     -------
@@ -59,7 +62,8 @@ def explain(
         return report
     chosen = lines_to_price(report, problem.settings.max_priced_lines)
     prices = price_on_time(problem, plan, [(ln.order, ln.line) for ln in chosen],
-                           time_limit=problem.settings.pricing_time_limit, backend=backend, current=current)
+                           time_limit=problem.settings.pricing_time_limit, backend=backend, current=current,
+                           budget=budget)
     for ln in report.lines:
         if ln.status not in _SEVERITY:
             continue

@@ -14,6 +14,7 @@ plan costs less.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -118,6 +119,7 @@ def price_on_time(
     time_limit: float = 10.0,
     backend: str = "highs",
     current: Evaluation | None = None,
+    budget: float | None = None,
 ) -> dict[tuple[str, int], OnTimePrice]:
     """Price each of ``lines`` (order id, line number) on time; see the module doc.
 
@@ -135,12 +137,15 @@ def price_on_time(
         The MIP backend of the re-solves.
     current : Evaluation, optional
         The evaluator's verdict on ``plan``, when the caller has it.
+    budget : float, optional
+        Seconds for all of them; the lines left when it runs out are not priced.
 
     Returns
     -------
     dict
-        An :class:`OnTimePrice` per line asked for.
+        An :class:`OnTimePrice` per line priced.
     """
+    started = time.perf_counter()
     ix = build_index(problem)
     current = current or evaluate(problem, plan)
     line_of = {ix.line_label(i): i for i in range(ix.n_lines)}
@@ -149,6 +154,9 @@ def price_on_time(
     ag_sku = {a.id: a.sku for a in problem.agreements}
     out: dict[tuple[str, int], OnTimePrice] = {}
     for key in lines:
+        left = None if budget is None else budget - (time.perf_counter() - started)
+        if left is not None and left <= 0.05:
+            break
         line = line_of.get(key)
         if line is None:  # outside the horizon: nothing can be delivered
             out[key] = OnTimePrice("impossible")
@@ -164,12 +172,12 @@ def price_on_time(
                 fixed[ag_supplier[po.agreement], po.period] = 0.0
         sub = subset_index(ix, skus, fixed)
         complete = complete_order_periods(problem, plan, np.unique(sub.line_order[sub.line_complete]))
-        price = _price_line(problem, sub, key, rest, current, time_limit, backend, complete)
+        limit = time_limit if left is None else min(time_limit, left)
+        price = _price_line(problem, sub, key, rest, current, limit, backend, complete)
         if price.status == "impossible" and problem.settings.policy != Policy.MIN_COST:
             # Not on time under the policy: what it costs to set the policy aside for this line.
             free = problem.model_copy(update={"settings": problem.settings.model_copy(update={"policy": "min_cost"})})
-            price = _price_line(problem, replace(sub, problem=free), key, rest, current, time_limit, backend,
-                                complete)
+            price = _price_line(problem, replace(sub, problem=free), key, rest, current, limit, backend, complete)
             price = replace(price, breaks_policy=price.status != "impossible")
         out[key] = price
     return out

@@ -113,7 +113,9 @@ class LocalExecutor:
         pass
 
 
-class PoolHandle:
+class FutureHandle:
+    """A task as a future (``concurrent.futures`` or ``dask.distributed``): cancel is all it can do."""
+
     def __init__(self, future: Any) -> None:
         self.future = future
 
@@ -132,7 +134,7 @@ class PoolHandle:
             return self.future.result()
         except BrokenProcessPool:
             raise TaskFailed("a worker process died without a result") from None
-        except Exception as exc:  # the task's own error
+        except Exception as exc:  # the task's own error (Dask re-raises it here too)
             raise TaskFailed(f"{type(exc).__name__}: {exc}") from exc
 
     def terminate(self) -> None:
@@ -161,39 +163,14 @@ class PoolExecutor:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            return PoolHandle(self.pool.submit(fn, *args))
+            return FutureHandle(self.pool.submit(fn, *args))
         except BrokenProcessPool:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = self._new_pool()
-            return PoolHandle(self.pool.submit(fn, *args))
+            return FutureHandle(self.pool.submit(fn, *args))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class DaskHandle:
-    def __init__(self, future: Any) -> None:
-        self.future = future
-
-    def alive(self) -> bool:
-        return not self.future.done()
-
-    def exit_code(self) -> int | None:
-        if not self.future.done():
-            return None
-        return 0 if self.future.status == "finished" else 1
-
-    def result(self) -> Any:
-        try:
-            return self.future.result()
-        except Exception as exc:  # the task's own error, re-raised by Dask
-            raise TaskFailed(f"{type(exc).__name__}: {exc}") from exc
-
-    def terminate(self) -> None:
-        self.future.cancel()
-
-    def kill(self) -> None:
-        self.future.cancel()
 
 
 class DaskExecutor:
@@ -212,7 +189,7 @@ class DaskExecutor:
 
     def start(self, fn: Callable[..., Any], *args: Any) -> Handle:
         # pure=False: the same arguments twice are two tasks (a re-run must really run).
-        return DaskHandle(self.client.submit(fn, *args, pure=False))
+        return FutureHandle(self.client.submit(fn, *args, pure=False))
 
     def close(self) -> None:
         self.client.close()

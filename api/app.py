@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from stockplan.api import auth, services
@@ -60,9 +61,14 @@ class Metrics:
         class _Jobs:
             def collect(self) -> Iterator[GaugeMetricFamily]:
                 g = GaugeMetricFamily("stockplan_jobs", "Jobs by state", labels=["state"])
-                with state.sessions() as s:
-                    for name, n in services.jobs_by_state(s).items():
-                        g.add_metric([name], n)
+                try:
+                    with state.sessions() as s:
+                        counts = services.jobs_by_state(s)
+                except SQLAlchemyError:  # the database is down: serve the other metrics anyway
+                    log.warning("jobs gauge skipped: the database is unreachable")
+                    return
+                for name, n in counts.items():
+                    g.add_metric([name], n)
                 yield g
 
         self.registry.register(_Jobs())
@@ -116,6 +122,8 @@ def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -
 
     _routes(app, settings)
     _document_bodies(app)
+    from stockplan.api.ui import install_ui
+    install_ui(app)
     return app
 
 
@@ -217,6 +225,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         """Newest jobs first."""
         from sqlalchemy import select
 
+        services.check_filter("state", state)
         q = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit)
         if state is not None:
             q = q.where(Job.state == state)
@@ -267,6 +276,8 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
 
         from stockplan.api.db import PlanRow
 
+        services.check_filter("state", state)
+        services.check_filter("scenario", scenario)
         q = select(PlanRow).order_by(PlanRow.created_at.desc(), PlanRow.id).limit(limit)
         if state is not None:
             q = q.where(PlanRow.state == state)
@@ -391,10 +402,54 @@ def _document_bodies(app: FastAPI) -> None:
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": ref.format(model=model.__name__)}}},
             }
+        _document_errors(doc)
         app.openapi_schema = doc
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+PROBLEM_DETAILS = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "description": "one entry per bad field", "items": {
+            "type": "object", "required": ["path", "message"],
+            "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}
+ERROR_TEXT = {"401": "no or a bad API key", "404": "no such job or plan", "409": "conflicts with the current state",
+              "413": "body too large", "415": "not JSON", "422": "invalid fields, each named by its path",
+              "503": "not ready", "500": "unexpected error"}
+
+
+def _document_errors(doc: dict[str, Any]) -> None:
+    """Every error answer as problem+json, and the export's CSV, in the OpenAPI document."""
+    doc["components"]["schemas"]["ProblemDetails"] = PROBLEM_DETAILS
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            codes = {"500"}
+            if method in ("post", "delete"):
+                codes |= {"413", "415", "422"} if method == "post" else set()
+                if path.startswith("/v1/jobs") or "/decisions" in path or "/edits" in path:
+                    codes.add("401")
+            if "{" in path:
+                codes |= {"404", "422"}
+            if "/decisions" in path or "/edits" in path or (method == "delete"):
+                codes.add("409")
+            if path == "/readyz":
+                codes.add("503")
+            if op.get("parameters"):
+                codes.add("422")
+            for code in sorted(codes):
+                op["responses"][code] = {"description": ERROR_TEXT[code], "content": content}
+    export = doc["paths"].get("/v1/plans/{plan_id}/export", {}).get("get")
+    if export is not None:
+        export["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
 
 
 __all__ = ["create_app"]

@@ -2,8 +2,10 @@
 
 With no key configured the service runs in *local development mode*: writes need
 no key, and ``stockplan serve`` refuses to bind anywhere but loopback. As soon as
-one key exists, every write needs ``Authorization: Bearer <key>``, and decisions
-record the key's owner as their actor.
+one key has been created, every write needs ``Authorization: Bearer <key>`` (of a
+key not revoked), and decisions record the key's owner as their actor. Revoking
+keys never falls back to local development mode: with every key revoked, no write
+is accepted until a new key is created.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def create_key(session: Session, owner: str) -> str:
 
 
 def keys_configured(session: Session) -> bool:
-    return session.scalar(select(ApiKey.id).where(ApiKey.revoked.is_(False)).limit(1)) is not None
+    """Whether the service is in API-key mode: a key was ever created (revoked ones count)."""
+    return session.scalar(select(ApiKey.id).limit(1)) is not None
 
 
 def owner_of(session: Session, key: str) -> str | None:

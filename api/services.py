@@ -27,6 +27,12 @@ from stockplan.models.validation import FieldError, ProblemError, load_problem
 ITEM_KINDS = {"purchase_order": "purchase_orders", "shipment": "shipments"}
 
 
+def check_filter(name: str, value: str | None) -> None:
+    """A list filter PostgreSQL can take (no NUL character)."""
+    if value is not None and "\x00" in value:
+        raise ApiError(422, f"the {name} filter contains a NUL character", [FieldError(name, "contains NUL")])
+
+
 def parse_problem(data: Any, prefix: str = "problem") -> Problem:
     """A valid problem, or a 422 naming every bad field under ``prefix``."""
     try:
@@ -76,6 +82,8 @@ def submit_job(
 
 
 def get_job(s: Session, job_id: str) -> Job:
+    if "\x00" in job_id:  # no id has one, and PostgreSQL refuses it in a query
+        raise ApiError(404, "no such job")
     job = s.get(Job, job_id)
     if job is None:
         raise ApiError(404, f"no job {job_id!r}")
@@ -127,6 +135,8 @@ def jobs_by_state(s: Session) -> dict[str, int]:
 
 
 def get_plan(s: Session, plan_id: str) -> PlanRow:
+    if "\x00" in plan_id:  # no id has one, and PostgreSQL refuses it in a query
+        raise ApiError(404, "no such plan")
     row = s.get(PlanRow, plan_id)
     if row is None:
         raise ApiError(404, f"no plan {plan_id!r}")

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stockplan.models.periods import lead_time_periods, period_of
 
-NonNegFloat = Annotated[float, Field(ge=0)]
+# Costs and rates: finite, and small enough that cost × units stays far from overflow.
+MAX_COST = 1e9
+NonNegFloat = Annotated[float, Field(ge=0, le=MAX_COST)]
 # Quantities are whole units: JSON integers only (no true, no "3", no 4.0), and small
 # enough that sums over a whole problem stay exact in int64.
 MAX_UNITS = 10**9

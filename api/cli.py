@@ -272,8 +272,13 @@ def serve(
              "Create a key first: stockplan keys create --owner NAME")
     base = f"http://{settings.host}:{settings.port}"
     if example is not None:
-        job_id = _submit_example(sessions, settings, example)
-        console.print(f"example {escape(example)} submitted as job {job_id}: {base}/v1/jobs/{job_id}")
+        with console.status(f"solving the bundled example {escape(example)}"):
+            job_id, plan_id = _solve_example(sessions, settings, example)
+        if plan_id is None:
+            console.print(f"example {escape(example)}: job {job_id} did not solve; see {base}/v1/jobs/{job_id}")
+        else:
+            console.print(f"example {escape(example)} solved (job {job_id})")
+            console.print(f"[bold]review page: {base}/ui/plans/{plan_id}[/]  (all plans: {base}/ui)")
     engine.dispose()
     mode = "API keys required for writes" if keys else "[yellow]local development mode: no API keys, loopback only[/]"
     console.print(f"stockplan API on {base} (docs {base}/docs), database {escape(settings.database_url)}; {mode}")
@@ -281,15 +286,28 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
-def _submit_example(sessions: Any, settings: Any, name: str) -> str:
+def _solve_example(sessions: Any, settings: Any, name: str) -> tuple[str, str | None]:
+    """Submit a bundled example as a job and solve it here, before the service starts: (job, plan)."""
+    from sqlalchemy import update
+
     from stockplan.api import services
+    from stockplan.api.db import Job, JobState, new_id, now
+    from stockplan.api.jobs import _solve_and_store
     from stockplan.api.schemas import JobRequest
 
     data = read_json(EXAMPLE_PREFIX + name)
     body = {"problem": data, "scenario": f"example:{name}"}
     with sessions() as s:
         job, _ = services.submit_job(s, JobRequest.model_validate(body), body, settings, "local-dev", None)
-        return job.id
+        job_id = job.id
+    token = new_id()
+    with sessions() as s, s.begin():
+        s.execute(update(Job).where(Job.id == job_id, Job.state == JobState.QUEUED).values(
+            state=JobState.RUNNING, run_token=token, started_at=now(), attempts=Job.attempts + 1))
+    _solve_and_store(sessions, job_id, token)
+    with sessions() as s:
+        done = s.get(Job, job_id)
+        return job_id, done.plan_id if done is not None else None
 
 
 @app.command()

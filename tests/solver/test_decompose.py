@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from stockplan.solver.evaluator import evaluate
 from stockplan.solver.greedy import greedy_plan
 from stockplan.solver.indexing import build_index, subset_index
 from stockplan.solver.solve import solve
+from tests.conftest import example
 
 MEDIUM_OPTIMUM = 5391.664
 

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import example
 
 from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.backends.highs import HighsBackend
@@ -15,6 +14,7 @@ from stockplan.solver.decode import decode_plan
 from stockplan.solver.evaluator import evaluate
 from stockplan.solver.indexing import build_index
 from stockplan.solver.rounding import lp_rounding, round_purchases
+from tests.conftest import example
 
 OPTIMA = {"mixed-small": 2108.93, "mixed-medium": 5391.664}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import example, example_data
 
 from stockplan.models.plan import Status
 from stockplan.models.validation import load_problem
@@ -15,6 +14,7 @@ from stockplan.solver.evaluator import evaluate
 from stockplan.solver.greedy import greedy_plan
 from stockplan.solver.indexing import build_index
 from stockplan.solver.solve import run_backend, solve
+from tests.conftest import example, example_data
 
 EXACT = SolveOptions(time_limit=300, gap=0.0)
 

@@ -203,10 +203,14 @@ def run_batch(
         path = _plan_file(out, item.name)
         if path.exists():
             try:
-                outcomes[item.name] = Outcome(item.name, json.loads(path.read_text()), resumed=True)
-                continue
+                plan = json.loads(path.read_text())
             except json.JSONDecodeError:
-                pass  # a torn file: solve it again
+                plan = None  # a torn file: solve it again
+            if plan is not None:
+                outcomes[item.name] = Outcome(item.name, plan, resumed=True)
+                if sessions is not None:  # stored already, unless the interrupt fell in between
+                    store_plan(sessions, run_id, item, options, plan)
+                continue
         todo.append(item)
     done = len(outcomes)
     if progress:
@@ -231,10 +235,11 @@ def run_batch(
                     continue
                 outcomes[name] = Outcome(name, None, str(exc).splitlines()[0])
             else:
-                _write_atomic(_plan_file(out, name), json.dumps(plan, indent=1))
-                outcomes[name] = Outcome(name, plan)
+                # Store first: a plan file then always means a stored plan (resume relies on the files).
                 if sessions is not None:
                     store_plan(sessions, run_id, item, options, plan)
+                _write_atomic(_plan_file(out, name), json.dumps(plan, indent=1))
+                outcomes[name] = Outcome(name, plan)
             done += 1
             if progress:
                 progress(name, done, len(items))

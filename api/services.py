@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ from stockplan.models.plan import Decisions
 from stockplan.models.problem import Problem
 from stockplan.models.validation import FieldError, ProblemError, load_problem
 
+R = TypeVar("R")
 ITEM_KINDS = {"purchase_order": "purchase_orders", "shipment": "shipments"}
 
 
@@ -81,13 +82,16 @@ def submit_job(
     return job, True
 
 
+def _by_id(s: Session, model: type[R], key: str, what: str) -> R:
+    """The row with id ``key``, or a 404 naming it."""
+    row = None if "\x00" in key else s.get(model, key)  # no id has a NUL, and PostgreSQL refuses one
+    if row is None:
+        raise ApiError(404, f"no {what} {key!r}")
+    return row
+
+
 def get_job(s: Session, job_id: str) -> Job:
-    if "\x00" in job_id:  # no id has one, and PostgreSQL refuses it in a query
-        raise ApiError(404, "no such job")
-    job = s.get(Job, job_id)
-    if job is None:
-        raise ApiError(404, f"no job {job_id!r}")
-    return job
+    return _by_id(s, Job, job_id, "job")
 
 
 def cancel_job(s: Session, job_id: str) -> Job:
@@ -135,12 +139,7 @@ def jobs_by_state(s: Session) -> dict[str, int]:
 
 
 def get_plan(s: Session, plan_id: str) -> PlanRow:
-    if "\x00" in plan_id:  # no id has one, and PostgreSQL refuses it in a query
-        raise ApiError(404, "no such plan")
-    row = s.get(PlanRow, plan_id)
-    if row is None:
-        raise ApiError(404, f"no plan {plan_id!r}")
-    return row
+    return _by_id(s, PlanRow, plan_id, "plan")
 
 
 def item_decisions(s: Session, plan_id: str) -> dict[tuple[str, int], ItemDecision]:

@@ -62,7 +62,7 @@ class JobExecutor:
         self.tasks = tasks or LocalExecutor()
 
     def start(self, database_url: str, job_id: str, run_token: str) -> Handle:
-        return self.tasks.start(run_job, database_url, job_id, run_token)
+        return self.tasks.start(run_job, database_url, job_id, run_token, os.getpid())
 
 
 LocalProcessExecutor = JobExecutor  # the default: one spawned process per job
@@ -76,21 +76,23 @@ def request_hash(body: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- worker
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent_pid: int | None = None) -> None:
     """Linux: SIGKILL this process when the server that started it dies (kill -9 included)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)  # the server died before prctl took effect: nothing else would stop this orphan
 
 
-def run_job(database_url: str, job_id: str, run_token: str) -> None:
+def run_job(database_url: str, job_id: str, run_token: str, parent_pid: int | None = None) -> None:
     """The worker: solve one job and write its plan (only while the job still carries ``run_token``)."""
     from stockplan.solver.backends.base import request_stop
 
     if threading.current_thread() is threading.main_thread():  # a process of its own (not a Dask thread)
-        _die_with_parent()
+        _die_with_parent(parent_pid)
         signal.signal(signal.SIGTERM, lambda *_: request_stop())
     engine = make_engine(database_url)
     sessions = session_factory(engine)
@@ -140,19 +142,24 @@ def _store_plan(
     gap: float | None, seconds: float,
 ) -> None:
     """Plan row, supersede older plans of the scenario, finish the job: one transaction."""
+    from sqlalchemy import case
+    plan_id = new_id()
+    canceled = Job.cancel_requested.is_(True)
     with sessions() as s, s.begin():
-        job = s.get(Job, job_id, with_for_update=True)
-        if job is None or job.run_token != run_token or job.state != JobState.RUNNING:
+        res = s.execute(update(Job).where(Job.id == job_id, Job.run_token == run_token,
+                                          Job.state == JobState.RUNNING).values(
+            state=case((canceled, JobState.CANCELED), else_=JobState.SUCCEEDED),
+            reason=case((canceled, "canceled while running: the best plan found so far is kept"), else_=None),
+            outcome=outcome, plan_id=plan_id, finished_at=now(), solve_seconds=seconds))
+        if not res.rowcount:
             return  # the server gave up on this run; its result must not land
-        row = PlanRow(id=new_id(), job_id=job_id, scenario=job.scenario, outcome=outcome, cost=cost, bound=bound,
-                      gap=gap, plan=plan)
-        s.add(row)
-        if job.scenario:
-            s.execute(update(PlanRow).where(PlanRow.scenario == job.scenario, PlanRow.id != row.id,
-                                            PlanRow.superseded_by.is_(None)).values(superseded_by=row.id))
-        job.state = JobState.CANCELED if job.cancel_requested else JobState.SUCCEEDED
-        job.reason = "canceled while running: the best plan found so far is kept" if job.cancel_requested else None
-        job.outcome, job.plan_id, job.finished_at, job.solve_seconds = outcome, row.id, now(), seconds
+        scenario = s.scalar(select(Job.scenario).where(Job.id == job_id))
+        s.add(PlanRow(id=plan_id, job_id=job_id, scenario=scenario, outcome=outcome, cost=cost, bound=bound,
+                      gap=gap, plan=plan))
+        s.flush()
+        if scenario:
+            s.execute(update(PlanRow).where(PlanRow.scenario == scenario, PlanRow.id != plan_id,
+                                            PlanRow.superseded_by.is_(None)).values(superseded_by=plan_id))
 
 
 def _finish(
@@ -257,12 +264,12 @@ class JobRunner:
                 continue
             del self._running[job_id]
             # A worker that wrote its result has finished its job already; these only end the others.
-            if run.killed_at is not None:
-                _finish(self.sessions, job_id, run.token, JobState.FAILED,
-                        "the solver overran its time limit and was stopped by the watchdog")
-            elif run.terminated:
+            if run.terminated:
                 _finish(self.sessions, job_id, run.token, JobState.CANCELED,
                         "canceled while running; the solver stopped before it had a plan")
+            elif run.killed_at is not None:
+                _finish(self.sessions, job_id, run.token, JobState.FAILED,
+                        "the solver overran its time limit and was stopped by the watchdog")
             else:
                 _finish(self.sessions, job_id, run.token, JobState.FAILED,
                         f"the worker process died (exit code {run.handle.exit_code()}) without a result")
@@ -302,7 +309,13 @@ class JobRunner:
                     continue  # canceled or taken meanwhile
                 job = s.get(Job, job_id)
                 limit = float(job.options.get("time_limit", 60.0)) if job is not None else 60.0
-            handle = self.executor.start(self.database_url, job_id, token)
+            try:
+                handle = self.executor.start(self.database_url, job_id, token)
+            except Exception as exc:
+                log.exception("could not start a worker for job %s", job_id)
+                _finish(self.sessions, job_id, token, JobState.FAILED,
+                        f"could not start a worker: {type(exc).__name__}: {exc}")
+                continue
             # The solve's limit, as much again for pricing late lines, and start-up time.
             self._running[job_id] = _Running(job_id, token, handle, time.monotonic() + 2 * limit + self.grace + 20.0)
             with self.sessions() as s, s.begin():

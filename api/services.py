@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,11 +99,13 @@ def cancel_job(s: Session, job_id: str) -> Job:
     job = get_job(s, job_id)
     if job.state in JobState.FINISHED:
         raise ApiError(409, f"job {job_id} has already {job.state}")
-    if job.state == JobState.QUEUED:
-        job.state, job.finished_at, job.reason = JobState.CANCELED, now(), "canceled before it started"
-    else:
-        job.cancel_requested = True
+    # Conditional writes: the dispatcher may claim the job between the read above and now.
+    res = s.execute(update(Job).where(Job.id == job_id, Job.state == JobState.QUEUED)
+                    .values(state=JobState.CANCELED, finished_at=now(), reason="canceled before it started"))
+    if not res.rowcount:  # type: ignore[attr-defined]  # claimed meanwhile: ask the running solver to stop
+        s.execute(update(Job).where(Job.id == job_id, Job.state == JobState.RUNNING).values(cancel_requested=True))
     s.commit()
+    s.refresh(job)
     return job
 
 

@@ -371,9 +371,6 @@ def test_cancel_of_a_running_job_without_a_plan_says_so(
     assert done.plan_id is None and not plans_of(sessions, job_id)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _reap checks killed_at before terminated, so a canceled job whose "
-                                       "solver ignores SIGTERM and is killed after the grace period ends 'failed: "
-                                       "overran its time limit' instead of 'canceled'")
 def test_cancel_of_a_solver_that_ignores_sigterm_still_ends_canceled(
     database: tuple[str, sessionmaker], runners: Runners
 ) -> None:
@@ -392,9 +389,6 @@ def test_cancel_of_a_solver_that_ignores_sigterm_still_ends_canceled(
     assert "time limit" not in (done.reason or "")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: services.cancel_job reads the job as queued, then writes "
-                                       "state=canceled by primary key alone; if the dispatcher claims the job in "
-                                       "between, the job says canceled while its solver runs on, never terminated")
 def test_cancel_racing_the_claim_still_stops_the_solver(database: tuple[str, sessionmaker], runners: Runners) -> None:
     """DELETE reads the job queued; the dispatcher claims and starts it; DELETE then writes its cancel."""
     url, sessions = database
@@ -423,8 +417,6 @@ def test_cancel_racing_the_claim_still_stops_the_solver(database: tuple[str, ses
 # ---------------------------------------------------------------------------------------------- start failure
 
 
-@pytest.mark.xfail(strict=True, reason="bug: JobRunner._claim marks the job running before Executor.start; when "
-                                       "start raises, the job stays 'running' with no handle until a restart")
 def test_a_worker_that_cannot_be_started_does_not_leave_its_job_running(
     database: tuple[str, sessionmaker], runners: Runners
 ) -> None:
@@ -560,10 +552,6 @@ def test_a_stale_worker_cannot_store_a_plan_or_finish_the_job(database: tuple[st
     assert job(sessions, job_id).state == JobState.SUCCEEDED
 
 
-@pytest.mark.xfail(strict=True, reason="bug (SQLite): _store_plan checks run_token/state in a SELECT outside any "
-                                       "write lock (FOR UPDATE is a no-op there, pysqlite begins only at the first "
-                                       "write) and then updates the job by primary key alone: a stale worker "
-                                       "racing a restart lands a second plan and overwrites the job")
 def test_a_stale_worker_racing_a_restart_cannot_land_a_second_plan(database: tuple[str, sessionmaker]) -> None:
     """Between the stale worker's check and its write: restart, re-queue, re-run and store (all committed)."""
     url, sessions = database

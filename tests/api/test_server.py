@@ -325,9 +325,6 @@ def test_kill_9_of_the_server_loses_no_job_and_takes_its_workers_along(
         assert rows[i].plan_id == views[i]["plan_id"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: PR_SET_PDEATHSIG is set only once run_job starts, after the spawned "
-                                       "interpreter's start-up (~1 s of imports); a server killed in that window "
-                                       "leaves an orphan worker that solves on and can still write its result")
 def test_kill_9_while_a_worker_starts_up_takes_that_worker_along(servers: Servers, tmp_path: Path) -> None:
     """The same kill, a moment earlier: as soon as the server has spawned the worker (SQLite only: no DB part)."""
     url = f"sqlite:///{tmp_path / 'orphan.db'}"

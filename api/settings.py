@@ -22,7 +22,8 @@ class ServiceSettings(BaseSettings):
     #: Server-side cap on a job's time limit (seconds), and the limit when a job gives none.
     max_time_limit: float = Field(default=300.0, gt=0)
     default_time_limit: float = Field(default=60.0, gt=0)
-    #: Seconds past its time limit before the watchdog kills a solver process.
+    #: Seconds past its budget (twice its time limit, for solving and pricing, plus 20 s start-up) before the
+    #: watchdog kills a solver process.
     watchdog_grace: float = Field(default=15.0, gt=0)
     #: Largest request body read (bytes); larger gets 413 before it is read whole.
     max_body_bytes: int = Field(default=20_000_000, ge=1_000)

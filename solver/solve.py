@@ -107,9 +107,10 @@ def solve(
     planner's report (:func:`stockplan.solver.explain.explain`), late lines priced on time.
     """
     # The canonical order: the same plan whatever the order of the input's arrays.
-    plan = _solve(problem.canonical(), options, backend, warm_start, isolate, method)
+    canonical = problem.canonical()
+    plan = _solve(canonical, options, backend, warm_start, isolate, method)
     if explain and plan.status != Status.ERROR:
-        plan.report = explain_plan(problem.canonical(), plan, backend=backend)
+        plan.report = explain_plan(canonical, plan, backend=backend)
     return plan
 
 

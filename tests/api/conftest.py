@@ -12,7 +12,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +83,16 @@ def wait_for_job(client: TestClient, job_id: str, timeout: float = 120.0,
         if view["state"] in ("succeeded", "failed", "canceled") or time.monotonic() > deadline:
             return view
         time.sleep(0.1)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
+               every: float = 0.01) -> Any:
+    """Poll ``predicate`` until it returns something true; that value (AssertionError after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)

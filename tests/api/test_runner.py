@@ -24,7 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from stockplan.api import jobs, services
 from stockplan.api.db import Job, JobState, PlanRow, make_engine, migrate, new_id, session_factory
 from stockplan.api.jobs import JobRunner, _finish, _store_plan, recover_jobs
-from tests.api.conftest import example_problem
+from tests.api.conftest import example_problem, wait_until
 
 GRACE = 0.1
 POLL = 0.02
@@ -240,15 +240,6 @@ def plans_of(sessions: sessionmaker, job_id: str) -> list[PlanRow]:
         return list(s.scalars(select(PlanRow).where(PlanRow.job_id == job_id)).all())
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def wait_finished(sessions: sessionmaker, job_id: str, timeout: float = 10.0) -> Job:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from stockplan.benchmarks.generator import generate
 from stockplan.models.plan import Decisions
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
-from tests.api.conftest import example_problem
+from tests.api.conftest import example_problem, wait_until
 
 FINISHED = ("succeeded", "failed", "canceled")
 pytestmark = pytest.mark.slow  # each test starts real servers and solver processes
@@ -84,15 +84,6 @@ def solver_loaded(pid: int) -> bool:
         return False
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
 
 
 class Server:

@@ -2,12 +2,14 @@
 against ``stockplan serve`` running in a subprocess on a fresh SQLite file.
 
 Chromium is the system's (``/usr/bin/chromium``, installed by ``.ci/run``), never a Playwright download; when it
-is missing these tests fail saying so. Screenshots go to each test's temporary folder; with
-``STOCKPLAN_SCREENSHOTS=docs`` the plan page is also written to ``docs/plan-page.png`` (the README's picture).
+or Playwright (the ``test`` extra) is missing, these tests are skipped saying which and how to get it. Screenshots
+go to each test's temporary folder; with ``STOCKPLAN_SCREENSHOTS=docs`` the plan page is also written to
+``docs/plan-page.png`` (the README's picture).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -29,6 +31,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS_ENV = "STOCKPLAN_SCREENSHOTS"
 VIEWPORT = {"width": 1280, "height": 800}
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here (Playwright or Chromium missing), or None when they can."""
+    if importlib.util.find_spec("playwright") is None:
+        return "the browser tests need Playwright (the test extra): pip install -c constraints.txt -e '.[test]'"
+    if not CHROMIUM.exists():
+        return (f"the browser tests need Chromium at {CHROMIUM} (Debian's package: apt-get install chromium; "
+                ".ci/run installs it). Playwright's own browser download is not used.")
+    return None
+
+
+# Checked before any fixture runs, so a machine without a browser skips these without starting a server.
+MISSING = missing_browser()
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
 def free_port() -> int:
@@ -94,13 +111,11 @@ def plans(server: str) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the browser tests need Playwright: pip install -e '.[test]'")
-    if not CHROMIUM.exists():
-        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (Debian's package: apt-get install chromium; "
-                    ".ci/run installs it). Playwright's own browser download is not used.")
+    reason = missing_browser()
+    if reason is not None:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
+from dataclasses import dataclass
 from importlib import resources
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stockplan.models.plan import Decisions, Plan
+from stockplan.models.plan import Costs, Decisions, Plan, Status
 from stockplan.models.problem import Problem
 from stockplan.models.report import PlanReport
 from stockplan.models.validation import FieldError, ProblemError, errors_from_pydantic, load_problem
+
+if TYPE_CHECKING:  # imported where used: the solver is slow to import for the other commands
+    from stockplan.solver.backends.base import SolveOptions
+    from stockplan.solver.progress import Progress
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Backorder planning, solved to a proven gap.")
 console = Console()
@@ -89,34 +98,246 @@ def solve(
     workers: Annotated[int, typer.Option(min=0, help="Processes for decompose; 0: one per core")] = 0,
     explain: Annotated[bool, typer.Option(help="Report statuses, reasons, notices; price late lines on time")] = True,
 ) -> None:
-    """Solve a problem (under its allocation policy) and print a summary."""
+    """Solve a problem (under its allocation policy) and print a summary.
+
+    The whole solve, report included, runs in a child process that is stopped if it
+    overruns the time limit by more than the promised grace; the greedy plan then.
+    """
+    # The time limit counts from the start of this process: start-up and reading the file come out of it.
+    started = time.perf_counter() - process_age()
     from stockplan.solver.backends import BACKENDS
     from stockplan.solver.backends.base import SolveOptions
-    from stockplan.solver.solve import METHODS
-    from stockplan.solver.solve import solve as run_solve
+    from stockplan.solver.solve import METHODS, effective_options
 
     if backend not in BACKENDS:
         fail(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     if method not in METHODS:
         fail(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     parsed = parse_problem(problem)
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed, workers=workers)
-    with console.status(f"solving with {backend} (limit {time_limit:g} s)"):
-        plan = run_solve(parsed, options, backend=backend, warm_start=warm_start, isolate=True, method=method)
-    if explain and plan.status != "error":
-        from stockplan.solver.explain import explain as run_explain
-
-        with console.status("explaining: statuses, reasons, late lines priced on time"):
-            plan.report = run_explain(parsed.canonical(), plan, backend=backend)
-    print_summary(problem, plan)
-    if plan.status == "error":
-        fail(f"no plan: {plan.message}", EXIT_NO_PLAN)
-    if out is not None:
+    options = effective_options(parsed, SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed,
+                                                     workers=workers))
+    answer = solve_within_deadline(parsed, options, backend, warm_start, method, explain, started, problem,
+                                   with_json=out is not None)
+    console.file.write(answer.summary)
+    console.file.flush()
+    if answer.status == "error":
+        fail(f"no plan: {answer.message}", EXIT_NO_PLAN)
+    if out is not None and answer.plan_json is not None:
         try:
-            out.write_text(plan.model_dump_json(indent=1, exclude_none=True))
+            out.write_text(answer.plan_json)
         except OSError as exc:
             fail(f"cannot write {out}: {exc.strerror or exc}")
         console.print(f"plan written to {out}")
+
+
+# What the parent needs after stopping an overrunning solve (print the summary, write the
+# plan, exit), on top of the fallback's own measured time; at most half the grace.
+KILL_MARGIN_SECONDS = 0.5
+# How often the live status line is redrawn while no progress arrives (elapsed time).
+STATUS_REFRESH_SECONDS = 0.25
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+@dataclass
+class SolveAnswer:
+    """A finished solve as the terminal and ``--out`` get it, rendered where the plan is.
+
+    A plan of 10,000 orders takes 2 s to pickle to another process and back, 0.3 s to
+    render and serialize: the solve process sends this instead of the plan.
+    """
+
+    status: str
+    message: str
+    summary: str  # what print_summary prints on this console
+    plan_json: str | None  # the plan as --out writes it, when asked for
+    plan: Plan | None = None  # the plan itself, when rendered in this process (the greedy fallback)
+
+
+def render_answer(source: str, plan: Plan, with_json: bool, keep_plan: bool = False) -> SolveAnswer:
+    """The summary of ``plan`` as :func:`print_summary` prints it on this console, and its JSON."""
+    with console.capture() as captured:
+        print_summary(source, plan)
+    return SolveAnswer(str(plan.status), plan.message, captured.get(),
+                       plan.model_dump_json(indent=1, exclude_none=True) if with_json else None,
+                       plan if keep_plan else None)
+
+
+def _solve_in_child(conn: Connection, parent_pid: int, problem: Problem, options: SolveOptions, backend: str,
+                    warm_start: bool, method: str, explain: bool, source: str, with_json: bool) -> None:
+    """The solve process: its answer (or error), and progress on the way, go back over ``conn``."""
+    from stockplan.solver import progress
+    from stockplan.solver.processes import die_with_parent, lead_process_group
+    from stockplan.solver.solve import solve as run_solve
+
+    die_with_parent(parent_pid)
+    lead_process_group()  # the parent stops every process of the solve (the part pool too) with one killpg
+    try:
+        with progress.progress_sink(conn.send):
+            plan = run_solve(problem, options, backend=backend, warm_start=warm_start, isolate=True, method=method,
+                             explain=explain)
+        # The console is the parent's (forked): the summary renders as the parent would print it.
+        conn.send(("answer", render_answer(source, plan, with_json)))
+    except Exception as exc:  # the parent answers with the greedy plan and says why
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def solve_within_deadline(problem: Problem, options: SolveOptions, backend: str, warm_start: bool, method: str,
+                          explain: bool, started: float, source: str = "problem",
+                          with_json: bool = True) -> SolveAnswer:
+    """Solve and explain ``problem`` in a child process that cannot overrun ``options.time_limit`` + grace.
+
+    Parameters
+    ----------
+    problem : Problem
+        The parsed problem.
+    options : SolveOptions
+        Its time limit T counts from ``started``.
+    backend, warm_start, method, explain
+        As for :func:`stockplan.solver.solve.solve`.
+    started : float
+        ``time.perf_counter()`` when the command started.
+    source : str
+        The problem's name, as the summary shows it.
+    with_json : bool
+        Serialize the plan for ``--out``.
+
+    Returns
+    -------
+    SolveAnswer
+        The child's answer; if it overran T + grace (less what printing the answer
+        takes) or failed, its whole process group is killed and the answer is the
+        greedy plan, computed here meanwhile, with a message saying so.
+    """
+    import multiprocessing as mp
+    import signal
+    from dataclasses import replace
+
+    from stockplan.solver.solve import deadline_grace, greedy_fallback
+
+    limit = options.time_limit
+    grace = deadline_grace(limit)
+    child_options = replace(options, time_limit=max(0.1, started + limit - time.perf_counter()))
+    ctx = mp.get_context("fork")  # single-threaded here: nothing has started a thread yet
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_solve_in_child, args=(sender, os.getpid(), problem, child_options, backend,
+                                                      warm_start, method, explain, source, with_json))
+    proc.start()
+    sender.close()
+    pid = proc.pid
+    assert pid is not None  # set by start()
+    with contextlib.suppress(OSError):  # the child does so too; whichever comes first closes the race
+        os.setpgid(pid, pid)
+    try:
+        with SolveStatus(backend, limit, started) as status:
+            fallback, fallback_seconds = greedy_fallback(problem.canonical(), backend, method, explain)
+            kill_at = started + limit + grace - min(0.5 * grace, KILL_MARGIN_SECONDS + fallback_seconds)
+            kind, payload = _wait_for_plan(receiver, kill_at, status)
+    finally:
+        # Every process of the solve, whatever happened here (Ctrl-C included); the group
+        # exists until the child is reaped below, so its id cannot be anyone else's.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        proc.join(5.0)
+        receiver.close()
+    if kind == "answer":
+        answer: SolveAnswer = payload
+        return answer
+    if kind == "overran":
+        why = f"the solve overran its {limit:g} s limit (+{grace:g} s grace) and was stopped"
+    elif kind == "error":
+        why = f"the solve failed ({payload})"
+    else:
+        why = f"the solve process died (exit code {proc.exitcode})"
+    seconds = time.perf_counter() - started
+    if fallback is None:
+        plan = Plan(status=Status.ERROR, cost=0.0, costs=Costs(), backend=backend, solve_seconds=seconds,
+                    message=f"{why}; the greedy plan is infeasible")
+    else:
+        update: dict[str, Any] = {"message": f"{why}: returned the greedy plan", "solve_seconds": seconds}
+        if kind != "overran":
+            update["status"] = Status.FEASIBLE
+        plan = fallback.model_copy(update=update)
+    return render_answer(source, plan, with_json and plan.status != "error", keep_plan=True)
+
+
+def _wait_for_plan(receiver: Connection, kill_at: float, status: SolveStatus) -> tuple[str, Any]:
+    """The child's answer, ``("plan", plan)`` or ``("error", text)``; ``("overran" | "died", None)`` otherwise."""
+    from stockplan.solver.progress import Progress
+
+    while True:
+        left = kill_at - time.perf_counter()
+        # Polled even when the time is up: an answer that is there already is taken.
+        if not receiver.poll(max(0.0, min(left, STATUS_REFRESH_SECONDS))):
+            if left <= 0:
+                return "overran", None
+            status.show()
+            continue
+        try:
+            message = receiver.recv()
+        except EOFError:
+            return "died", None
+        if isinstance(message, Progress):
+            status.show(message)
+            continue
+        kind, payload = message
+        return str(kind), payload
+
+
+class SolveStatus:
+    """The live status line of a solve on the terminal: phase, best cost, bound, gap and elapsed time.
+
+    Draws nothing when standard output is not a terminal (a pipe, a test).
+    """
+
+    def __init__(self, backend: str, limit: float, started: float) -> None:
+        self.backend, self.limit, self.started = backend, limit, started
+        self.last: Progress | None = None
+        self._status: Any = None
+
+    def __enter__(self) -> SolveStatus:
+        if console.is_terminal:
+            self._status = console.status(self._text())
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def show(self, event: Progress | None = None) -> None:
+        """Redraw, with ``event`` as the latest news."""
+        if event is not None:
+            self.last = event
+        if self._status is not None:
+            self._status.update(self._text())
+
+    def _text(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        parts = [f"solving with {escape(self.backend)}"]
+        p = self.last
+        if p is not None:
+            parts = [f"[bold]{escape(p.phase)}[/]" + (f": {escape(p.detail)}" if p.detail else "")]
+            if p.best_cost is not None:
+                parts.append(f"best {p.best_cost:,.2f}")
+            if p.bound is not None:
+                parts.append(f"bound {p.bound:,.2f}")
+            if p.gap is not None:
+                parts.append(f"gap {p.gap:.2%}")
+        parts.append(f"{elapsed:.0f} s of {self.limit:g}")
+        return " · ".join(parts)
 
 
 @app.command()

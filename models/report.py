@@ -247,6 +247,16 @@ class CustomerNotice(ReportModel):
     message: str
 
 
+class PricingRun(ReportModel):
+    """How the late lines were priced on time (:mod:`stockplan.solver.pricing`), and in what time."""
+
+    budget_seconds: float | None = None  # seconds pricing had; None: no budget
+    seconds: float = 0.0  # seconds it took
+    lines_chosen: int = 0  # late lines picked for pricing, at most settings.max_priced_lines
+    lines_priced: int = 0  # of those, the lines with a price (exact, upper_bound, impossible or unknown)
+    not_priced_for_time: int = 0  # of those, the lines left `not_priced` because the budget ran out
+
+
 class PlanReport(ReportModel):
     """The planner's view of a plan.
 
@@ -263,3 +273,4 @@ class PlanReport(ReportModel):
     reorder_points: list[ReorderPoint]
     purchase_orders: list[PurchaseOrderReport]
     notices: list[CustomerNotice]
+    pricing: PricingRun | None = None  # None: late lines were not priced

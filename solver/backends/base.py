@@ -29,6 +29,11 @@ def request_stop() -> None:
     _STOP.set()
 
 
+def clear_stop() -> None:
+    """Forget a stop request: a warm worker does so before each new task."""
+    _STOP.clear()
+
+
 def stop_requested() -> bool:
     return _STOP.is_set()
 

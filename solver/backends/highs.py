@@ -5,16 +5,45 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import highspy
 import numpy as np
 
+from stockplan.solver import progress
 from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions, stop_requested
 from stockplan.solver.mip import MipModel
 
 _ROWWISE = 2  # HiGHS MatrixFormat::kRowwise
 _MINIMIZE = 1
+# At most two progress reports a second: HiGHS calls the MIP interrupt callback far more often.
+PROGRESS_INTERVAL = 0.5
+
+
+class _Reporting(threading.local):
+    # Whether MIP solves report their bounds as the solve's progress: only a model of the
+    # whole problem may (a part's or a pricing re-solve's bounds are not the plan's). Per
+    # thread, as progress sinks are: two solves in two threads never mix.
+    whole_problem = False
+
+
+_reporting = _Reporting()
+
+
+@contextmanager
+def whole_problem_progress() -> Iterator[None]:
+    """While the block runs, MIP solves in this thread report phase ``mip`` with their primal and dual bounds.
+
+    A child forked inside the block (an isolated solve) inherits the flag and reports too.
+    """
+    saved, _reporting.whole_problem = _reporting.whole_problem, True
+    try:
+        yield
+    finally:
+        _reporting.whole_problem = saved
 
 
 def _finite_or_inf(values: np.ndarray, inf: float) -> np.ndarray:
@@ -36,6 +65,25 @@ def quiet_highs() -> highspy.Highs:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(null)
+
+
+def mip_progress_reporter() -> Callable[[highspy.highs.HighsCallbackEvent], None]:
+    """A MIP interrupt callback reporting the incumbent's objective and the dual bound, throttled."""
+    last = [-math.inf]
+
+    def report_bounds(event: highspy.highs.HighsCallbackEvent) -> None:
+        now = time.perf_counter()
+        if now - last[0] < PROGRESS_INTERVAL:
+            return
+        last[0] = now
+        out = event.data_out
+        primal, dual = float(out.mip_primal_bound), float(out.mip_dual_bound)
+        nodes = int(out.mip_node_count)
+        progress.report("mip", f"branch and bound, {nodes:,} nodes" if nodes else "branch and bound, root node",
+                        best_cost=primal if math.isfinite(primal) else None,
+                        bound=dual if math.isfinite(dual) else None)
+
+    return report_bounds
 
 
 class HighsBackend:
@@ -77,12 +125,19 @@ class HighsBackend:
         # root LP on large models: a wall-clock interrupt in every phase backs it up.
         deadline = started + float(options.time_limit)
 
+        out_of_time = [False]
+
         def interrupt_after_deadline(event: highspy.highs.HighsCallbackEvent) -> None:
-            if time.perf_counter() > deadline or stop_requested():
+            if time.perf_counter() > deadline:
+                out_of_time[0] = True
+                event.interrupt()
+            elif stop_requested():
                 event.interrupt()
 
         for hook in (h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt):
             hook.subscribe(interrupt_after_deadline)
+        if _reporting.whole_problem and model.num_integer > 0:
+            h.cbMipInterrupt.subscribe(mip_progress_reporter())
 
         if warm_start is not None and model.num_integer > 0:
             h.setSolution(
@@ -92,7 +147,10 @@ class HighsBackend:
             )
         h.run()
         seconds = time.perf_counter() - started
-        return self._result(h, model, seconds)
+        result = self._result(h, model, seconds)
+        if out_of_time[0] and h.getModelStatus() == highspy.HighsModelStatus.kInterrupt:
+            result.message = "Time limit reached"  # our wall-clock interrupt, not a user's ("Interrupted by user")
+        return result
 
     @staticmethod
     def _result(h: highspy.Highs, model: MipModel, seconds: float) -> BackendResult:

@@ -64,14 +64,31 @@ class Metrics:
                 try:
                     with state.sessions() as s:
                         counts = services.jobs_by_state(s)
+                        running = services.running_progress(s)
                 except SQLAlchemyError:  # the database is down: serve the other metrics anyway
                     log.warning("jobs gauge skipped: the database is unreachable")
                     return
                 for name, n in counts.items():
                     g.add_metric([name], n)
                 yield g
+                yield from _progress_gauges(running)
 
         self.registry.register(_Jobs())
+
+
+def _progress_gauges(running: list[tuple[str, dict[str, Any]]]) -> Iterator[GaugeMetricFamily]:
+    """Per running job: best cost so far, bound, gap and seconds, labelled with the job and its phase."""
+    families = {key: GaugeMetricFamily(f"stockplan_job_{key}", text, labels=["job", "phase"])
+                for key, text in (("best_cost", "Best plan cost so far of a running job"),
+                                  ("bound", "Proven lower bound so far of a running job"),
+                                  ("gap", "Relative gap so far of a running job"),
+                                  ("elapsed_seconds", "Seconds a running job has solved"))}
+    for job_id, prog in running:
+        for key, family in families.items():
+            value = prog.get("elapsed" if key == "elapsed_seconds" else key)
+            if isinstance(value, int | float):
+                family.add_metric([job_id, str(prog.get("phase", ""))], float(value))
+    yield from families.values()
 
 
 def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -> FastAPI:
@@ -90,7 +107,8 @@ def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -
         app.state.metrics = Metrics(app.state)
         app.state.runner = None
         if run_jobs:
-            tasks = make_executor(settings.executor, settings.scheduler, settings.workers)
+            tasks = make_executor(settings.executor, settings.scheduler, settings.workers,
+                                  warm=settings.warm_workers)
             runner = JobRunner(app.state.sessions, settings.database_url, settings.workers, settings.watchdog_grace,
                                settings.poll_interval, executor=JobExecutor(tasks),
                                on_finish=lambda job_id: _observe(app, job_id))

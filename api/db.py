@@ -79,6 +79,8 @@ class Job(Base):
     plan_id: Mapped[str | None] = mapped_column(String(32))
     #: The batch run that solved it (``stockplan batch``); its problem's name is the scenario.
     batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    #: While it runs: phase, detail, best_cost, bound, gap, round, elapsed (see ``stockplan.solver.progress``).
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class BatchRun(Base):

@@ -4,22 +4,33 @@
 :class:`Handle`: whether it still runs, its result, and how to stop it. The API's
 job runner and ``stockplan batch`` both take an executor:
 
-* :class:`LocalExecutor` — a spawned process per task (a fresh interpreter; killed
-  for real by ``kill()``, SIGTERM by ``terminate()``): the API's jobs;
+* :class:`stockplan.api.warm_pool.WarmPool` — pre-started processes with the
+  solver imported, each leading its own process group: the API's jobs;
+* :class:`LocalExecutor` — a spawned process per task (a fresh interpreter, in a
+  process group of its own; killed for real by ``kill()``, SIGTERM by ``terminate()``);
 * :class:`PoolExecutor` — a pool of long-lived processes: batches of short solves;
 * :class:`DaskExecutor` — ``dask.distributed``: a ``LocalCluster`` when no scheduler
   address is given, else the cluster at that address. A task of a worker lost
   mid-run is re-run by Dask on another worker. ``terminate``/``kill`` cancel the
   future (a task already running on a worker finishes there and is ignored).
+
+Every process here may start children (none is a daemon: a decomposition forks
+its part workers), and every one dies with the process that started it
+(``PR_SET_PDEATHSIG``), so a ``kill -9`` leaves no solver running.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
+import os
+import signal
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
+
+from stockplan.solver.processes import die_with_parent, lead_process_group, signal_group
 
 
 class TaskFailed(RuntimeError):
@@ -39,7 +50,9 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _call(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _call(conn: Connection, parent_pid: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    die_with_parent(parent_pid)
+    lead_process_group()  # terminate/kill reach the task's own children too
     try:
         value = fn(*args)
         conn.send(("ok", value))
@@ -87,30 +100,37 @@ class LocalHandle:
         return value
 
     def terminate(self) -> None:
-        if self.proc.is_alive():
-            self.proc.terminate()
+        if self.proc.is_alive() and self.proc.pid is not None:
+            signal_group(self.proc.pid, signal.SIGTERM)
 
     def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
+        if self.proc.pid is not None:
+            signal_group(self.proc.pid, signal.SIGKILL)
         self.proc.join(5)
 
 
 class LocalExecutor:
-    """A spawned process per task."""
+    """A spawned process per task (not a daemon, so it may fork a decomposition's workers)."""
 
     def __init__(self) -> None:
         self.ctx = mp.get_context("spawn")
+        self._handles: list[LocalHandle] = []
+        atexit.register(self.close)  # before multiprocessing's exit hook joins non-daemon children
 
     def start(self, fn: Callable[..., Any], *args: Any) -> Handle:
         parent, child = self.ctx.Pipe(duplex=False)
-        proc = self.ctx.Process(target=_call, args=(child, fn, args), daemon=True)
+        proc = self.ctx.Process(target=_call, args=(child, os.getpid(), fn, args), daemon=False)
         proc.start()
         child.close()
-        return LocalHandle(proc, parent)
+        handle = LocalHandle(proc, parent)
+        self._handles = [h for h in self._handles if h.proc.is_alive()] + [handle]
+        return handle
 
     def close(self) -> None:
-        pass
+        for handle in self._handles:
+            if handle.proc.is_alive():
+                handle.kill()
+        self._handles = []
 
 
 class FutureHandle:
@@ -157,7 +177,8 @@ class PoolExecutor:
     def _new_pool(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
 
     def start(self, fn: Callable[..., Any], *args: Any) -> Handle:
         from concurrent.futures.process import BrokenProcessPool
@@ -177,10 +198,14 @@ class DaskExecutor:
     """Tasks on a Dask cluster: ``scheduler`` (``tcp://host:8786``) or a LocalCluster of ``workers`` processes."""
 
     def __init__(self, scheduler: str | None = None, workers: int = 2) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         self.cluster = None
         if scheduler is None:
+            # Not daemons: a task may start processes of its own (an isolated solver, say). Set for the
+            # process, not a block: the nanny reads it again when it restarts a lost worker.
+            dask.config.set({"distributed.worker.daemon": False})
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None)
             self.client = Client(self.cluster)
@@ -197,9 +222,14 @@ class DaskExecutor:
             self.cluster.close()
 
 
-def make_executor(kind: str, scheduler: str | None = None, workers: int = 2, pool: bool = False) -> Executor:
-    """``local`` (a process per task, or with ``pool`` a pool of ``workers``) or ``dask``."""
+def make_executor(kind: str, scheduler: str | None = None, workers: int = 2, pool: bool = False,
+                  warm: bool = False) -> Executor:
+    """``local`` (a process per task; with ``pool`` a pool of ``workers``; with ``warm`` warm workers) or ``dask``."""
     if kind == "local":
+        if warm:
+            from stockplan.api.warm_pool import WarmPool
+
+            return WarmPool(workers)
         return PoolExecutor(workers) if pool else LocalExecutor()
     if kind == "dask":
         return DaskExecutor(scheduler, workers)

@@ -6,8 +6,8 @@ process through an :class:`Executor`, and watches them:
 
 * a job whose cancel is requested gets SIGTERM: the solver stops and the worker
   keeps its best plan (the job ends ``canceled`` with that plan);
-* a solver running past its time limit plus a grace period is killed by the
-  watchdog, and the job fails saying so;
+* a solver running past its time limit plus ``watchdog_grace`` seconds is
+  killed by the watchdog (its whole process group), and the job fails saying so;
 * a worker that dies without writing its result fails the job with its exit code.
 
 Every run carries a fresh ``run_token``; a worker writes its result only while
@@ -19,7 +19,6 @@ re-queues the jobs left ``running`` (their workers died with the server) or, aft
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import logging
@@ -36,6 +35,7 @@ from sqlalchemy.orm import sessionmaker
 from stockplan.api.db import Job, JobState, PlanRow, make_engine, new_id, now, session_factory
 from stockplan.api.executors import Executor as TaskExecutor
 from stockplan.api.executors import LocalExecutor
+from stockplan.solver.processes import die_with_parent
 
 log = logging.getLogger("stockplan.api.jobs")
 
@@ -76,36 +76,75 @@ def request_hash(body: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- worker
 
 
-def _die_with_parent(parent_pid: int | None = None) -> None:
-    """Linux: SIGKILL this process when the server that started it dies (kill -9 included)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-    if parent_pid is not None and os.getppid() != parent_pid:
-        os._exit(1)  # the server died before prctl took effect: nothing else would stop this orphan
-
-
 def run_job(database_url: str, job_id: str, run_token: str, parent_pid: int | None = None) -> None:
     """The worker: solve one job and write its plan (only while the job still carries ``run_token``)."""
+    from stockplan.solver import progress
     from stockplan.solver.backends.base import request_stop
 
-    if threading.current_thread() is threading.main_thread():  # a process of its own (not a Dask thread)
-        _die_with_parent(parent_pid)
+    own_process = threading.current_thread() is threading.main_thread()  # not a Dask worker's thread
+    if own_process:
+        die_with_parent(parent_pid)
         signal.signal(signal.SIGTERM, lambda *_: request_stop())
     engine = make_engine(database_url)
     sessions = session_factory(engine)
+    watcher = None if own_process else CancelWatcher(sessions, job_id)
     try:
-        _solve_and_store(sessions, job_id, run_token)
+        with progress.progress_sink(ProgressWriter(sessions, job_id, run_token)):
+            _solve_and_store(sessions, job_id, run_token)
     finally:
+        if watcher is not None:
+            watcher.stop()
         engine.dispose()
+
+
+class ProgressWriter:
+    """Writes a running job's progress to its row: at most every ``interval`` seconds, phase changes at once."""
+
+    def __init__(self, sessions: sessionmaker, job_id: str, run_token: str, interval: float = 0.5) -> None:
+        self.sessions, self.job_id, self.run_token, self.interval = sessions, job_id, run_token, interval
+        self._last_write = 0.0
+        self._last_phase = ""
+
+    def __call__(self, event: Any) -> None:
+        clock = time.monotonic()
+        if event.phase == self._last_phase and clock - self._last_write < self.interval:
+            return
+        self._last_write, self._last_phase = clock, event.phase
+        values = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in event.as_dict().items()}
+        with self.sessions() as s, s.begin():
+            s.execute(update(Job).where(Job.id == self.job_id, Job.run_token == self.run_token,
+                                        Job.state == JobState.RUNNING).values(progress=values))
+
+
+class CancelWatcher:
+    """A job solved on a thread (Dask) cannot get SIGTERM: this polls its cancel flag instead."""
+
+    def __init__(self, sessions: sessionmaker, job_id: str, poll: float = 0.5) -> None:
+        self.sessions, self.job_id, self.poll = sessions, job_id, poll
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"cancel-{job_id}", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        from stockplan.solver.backends.base import request_stop
+
+        while not self._done.wait(self.poll):
+            try:
+                with self.sessions() as s:
+                    if s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+                        request_stop()
+                        return
+            except Exception:  # the database hiccuped: try again at the next poll
+                log.debug("cancel poll failed for job %s", self.job_id, exc_info=True)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(2)
 
 
 def _solve_and_store(sessions: sessionmaker, job_id: str, run_token: str) -> None:
     from stockplan.models.validation import load_problem
     from stockplan.solver.backends.base import SolveOptions
-    from stockplan.solver.explain import explain
     from stockplan.solver.solve import solve
 
     with sessions() as s:
@@ -118,11 +157,9 @@ def _solve_and_store(sessions: sessionmaker, job_id: str, run_token: str) -> Non
         problem = load_problem(problem_data)
         options = SolveOptions(time_limit=float(opts["time_limit"]), gap=float(opts.get("gap", 1e-6)), threads=1,
                                seed=int(opts.get("seed", 0)), workers=1)
-        plan = solve(problem, options, backend=opts.get("backend", "highs"), method=opts.get("method", "auto"))
-        if plan.status != "error" and opts.get("explain", True):
-            # Pricing late lines gets at most the solve's own time limit.
-            plan.report = explain(problem.canonical(), plan, backend=opts.get("backend", "highs"),
-                                  budget=options.time_limit)
+        # The report and pricing of late lines come out of the same time limit (solve's own budget).
+        plan = solve(problem, options, backend=opts.get("backend", "highs"), method=opts.get("method", "auto"),
+                     explain=bool(opts.get("explain", True)))
     except Exception as exc:  # the job fails with the reason; the service goes on
         log.exception("job %s failed", job_id)
         _finish(sessions, job_id, run_token, JobState.FAILED, reason=f"{type(exc).__name__}: {exc}",
@@ -316,8 +353,8 @@ class JobRunner:
                 _finish(self.sessions, job_id, token, JobState.FAILED,
                         f"could not start a worker: {type(exc).__name__}: {exc}")
                 continue
-            # The solve's limit, as much again for pricing late lines, and start-up time.
-            self._running[job_id] = _Running(job_id, token, handle, time.monotonic() + 2 * limit + self.grace + 20.0)
+            # The solve keeps its limit (report and pricing included); the grace covers start-up and writing.
+            self._running[job_id] = _Running(job_id, token, handle, time.monotonic() + limit + self.grace)
             with self.sessions() as s, s.begin():
                 pid = getattr(handle, "pid", None)
                 s.execute(update(Job).where(Job.id == job_id, Job.run_token == token).values(worker_pid=pid))

@@ -123,11 +123,18 @@ def job_view(job: Job, plan: dict[str, Any] | None = None) -> dict[str, Any]:
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
         "plan_id": job.plan_id,
+        "progress": job.progress,
         "links": {"self": f"/v1/jobs/{job.id}"} | ({"plan": f"/v1/plans/{job.plan_id}"} if job.plan_id else {}),
     }
     if plan is not None:
         view["plan"] = plan
     return view
+
+
+def running_progress(s: Session, limit: int = 200) -> list[tuple[str, dict[str, Any]]]:
+    """(job id, progress) of running jobs that have reported progress."""
+    rows = s.execute(select(Job.id, Job.progress).where(Job.state == JobState.RUNNING).limit(limit)).all()
+    return [(job_id, prog) for job_id, prog in rows if prog]
 
 
 def jobs_by_state(s: Session) -> dict[str, int]:

@@ -22,9 +22,9 @@ class ServiceSettings(BaseSettings):
     #: Server-side cap on a job's time limit (seconds), and the limit when a job gives none.
     max_time_limit: float = Field(default=300.0, gt=0)
     default_time_limit: float = Field(default=60.0, gt=0)
-    #: Seconds past its budget (twice its time limit, for solving and pricing, plus 20 s start-up) before the
-    #: watchdog kills a solver process.
-    watchdog_grace: float = Field(default=15.0, gt=0)
+    #: Seconds past a job's time limit (which covers solving, the report and pricing) before the watchdog kills
+    #: the job's processes: a solve returns within T + max(2 s, 5 %), this leaves room for start-up and storing.
+    watchdog_grace: float = Field(default=10.0, gt=0)
     #: Largest request body read (bytes); larger gets 413 before it is read whole.
     max_body_bytes: int = Field(default=20_000_000, ge=1_000)
     #: Cap on ``wait`` (seconds) of ``POST /v1/jobs``.
@@ -33,6 +33,8 @@ class ServiceSettings(BaseSettings):
     max_attempts: int = Field(default=2, ge=1)
     #: Where solves run: ``local`` (a process each) or ``dask`` (``scheduler`` address, or a LocalCluster).
     executor: str = Field(default="local", pattern="^(local|dask)$")
+    #: ``local`` only: warm worker processes (solver imported, ready) instead of a fresh interpreter per job.
+    warm_workers: bool = True
     scheduler: str | None = None
     #: Seconds between scans of the job table by the dispatcher.
     poll_interval: float = Field(default=0.2, gt=0)

@@ -14,15 +14,27 @@ it; later rounds are fix-and-optimize passes: a part pays nothing for a
 supplier period another part already orders in, and the full cost otherwise.
 Every round's combined plan is checked by the evaluator and the cheapest is
 kept; the best bound of all rounds is reported.
+
+Parts run on a :class:`PartRunner`: a fork pool on this machine (its workers die
+with the process that solves, and inherit the problem index instead of
+unpickling it per task), or, when the solve itself runs as a task of a Dask
+cluster, tasks on that cluster's workers (a part lost with its worker is re-run
+by Dask). A part that has not answered by the deadline keeps the incumbent's
+decisions, so the decomposition returns on time whatever its parts do.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
+import sys
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +42,7 @@ from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
 from stockplan.models.plan import Decisions
 from stockplan.models.problem import Problem
+from stockplan.solver import progress
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import SolveOptions, stop_requested
 from stockplan.solver.builder import ModelMap, build_model
@@ -37,6 +50,7 @@ from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.evaluator import Evaluation, evaluate
 from stockplan.solver.indexing import ProblemIndex, subset_index
 from stockplan.solver.mip import MipModel
+from stockplan.solver.processes import die_with_parent
 from stockplan.solver.rounding import lp_rounding
 
 log = logging.getLogger(__name__)
@@ -153,7 +167,13 @@ class PartResult:
 _SHARED: dict[str, ProblemIndex] = {}
 
 
-def _solve_part(
+def _solve_part(*args: Any) -> PartResult:
+    """A part in a forked pool worker: the problem index is the one inherited from the parent."""
+    return solve_part(_SHARED["ix"], *args)
+
+
+def solve_part(
+    full: ProblemIndex,
     skus: np.ndarray,
     period_cost: np.ndarray,
     warm: Decisions | None,
@@ -163,7 +183,7 @@ def _solve_part(
     rounding: bool = False,
     deadline: float = float("inf"),
 ) -> PartResult:
-    """Solve one part: its MIP warm-started from ``warm``, or (``rounding``) its LP rounded.
+    """Solve one part of ``full``: its MIP warm-started from ``warm``, or (``rounding``) its LP rounded.
 
     ``deadline`` (``time.time()``) caps the part's time limit, since it may wait
     in the queue; past it the part keeps ``warm``.
@@ -173,7 +193,7 @@ def _solve_part(
     if left < 0.05:
         return PartResult(None, None, 0.0, "skipped")
     options = replace(options, time_limit=min(options.time_limit, left))
-    ix = subset_index(_SHARED["ix"], skus, period_cost)
+    ix = subset_index(full, skus, period_cost)
     model, mapping = build_model(ix)
     if rounding:
         # The relaxation leaves linking orders free (its value is a bound); the rounded plan follows them.
@@ -187,11 +207,135 @@ def _solve_part(
         result = get_backend(backend).solve(model, options, x0)
         x, bound, outcome = result.x, result.bound, str(result.outcome)
     if x is not None:
-        x = integral_flows(model, x, options)
+        # The part's wall-clock deadline, on this process's perf_counter clock.
+        flows_by = time.perf_counter() + (deadline - time.time()) if np.isfinite(deadline) else None
+        x = integral_flows(model, x, options, deadline=flows_by)
     if x is None:
         return PartResult(None, bound, time.perf_counter() - started, outcome)
     plan = decode_plan(ix, model, mapping, x)
     return PartResult(plan, bound, time.perf_counter() - started, outcome)
+
+
+class PartRunner(Protocol):
+    """Where the parts of a decomposition are solved: ``submit`` takes :func:`solve_part`'s arguments after ``full``."""
+
+    where: str  # said in the plan's message
+
+    def submit(self, *args: Any) -> Any: ...  # a future: done(), result()
+
+
+def _init_part_worker(parent_pid: int) -> None:
+    # A part worker dies with the solving process (kill -9 included) and never reports progress: its
+    # numbers are a part's, not the solve's. A canceled job's SIGTERM reaches it through the process group.
+    die_with_parent(parent_pid)
+    progress.drop_sinks()
+
+
+class ForkParts:
+    """A fork pool of ``workers`` processes on this machine (the default)."""
+
+    where = "a local pool"
+
+    def __init__(self, ix: ProblemIndex, workers: int) -> None:
+        _SHARED["ix"] = ix
+        self.workers = max(1, workers)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("fork"),
+                                   initializer=_init_part_worker, initargs=(os.getpid(),))
+
+    def submit(self, *args: Any) -> Any:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self.pool.submit(_solve_part, *args)
+        except BrokenProcessPool:  # a part worker was killed: the next round gets a new pool
+            self._kill(self.pool)
+            self.pool = self._new_pool()
+            return self.pool.submit(_solve_part, *args)
+
+    @staticmethod
+    def _kill(pool: ProcessPoolExecutor) -> None:
+        # Parts still running past the deadline are not waited for: their workers are killed.
+        procs = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+        for proc in procs:
+            proc.join(2.0)
+
+    def close(self) -> None:
+        self._kill(self.pool)
+        _SHARED.pop("ix", None)
+
+
+class DaskParts:
+    """Parts as tasks of the Dask cluster this solve runs on (the problem index sent once)."""
+
+    where = "the Dask cluster"
+
+    def __init__(self, ix: ProblemIndex, client: Any) -> None:
+        self.client = client
+        self.ix = client.scatter(ix, hash=False)
+
+    def submit(self, *args: Any) -> Any:
+        return self.client.submit(solve_part, self.ix, *args, pure=False)
+
+
+def in_dask_worker() -> bool:
+    """Whether this code runs inside a task of a Dask worker."""
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+@contextmanager
+def part_runner(ix: ProblemIndex, workers: int) -> Iterator[PartRunner]:
+    """The runner for this solve: the Dask cluster when the solve is a Dask task, else a fork pool."""
+    if in_dask_worker():
+        from distributed import worker_client
+
+        # worker_client secedes this task from its worker's threads, so parts can run there too.
+        with worker_client() as client:
+            yield DaskParts(ix, client)
+        return
+    runner = ForkParts(ix, workers)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+def gather_parts(futures: list[Any], wall_deadline: float) -> list[PartResult | None]:
+    """Each part's result, or None for a part that failed or had not answered by ``wall_deadline``."""
+    pending = set(range(len(futures)))
+    out: list[PartResult | None] = [None] * len(futures)
+    stop_at: float | None = None
+    while pending:
+        for c in list(pending):
+            if futures[c].done():
+                pending.discard(c)
+                try:
+                    out[c] = futures[c].result()
+                except Exception as exc:  # a lost worker or a crashed part: that part keeps the incumbent
+                    log.warning("part %d failed: %s: %s", c, type(exc).__name__, exc)
+        now = time.time()
+        if stop_requested() and stop_at is None:
+            stop_at = now + 1.5  # parts were asked to stop too (same process group): a moment for their answer
+        if not pending or now > wall_deadline or (stop_at is not None and now > stop_at):
+            break
+        time.sleep(0.02)
+    for c in pending:
+        futures[c].cancel()
+    return out
 
 
 def fix_complete_orders(model: MipModel, mapping: ModelMap, periods: dict[int, int]) -> None:
@@ -231,6 +375,8 @@ class DecompositionResult:
     rounds: int
     parts: int
     history: list[tuple[float, float, float | None]]  # (seconds, cost, bound) per round
+    where: str = "a local pool"  # where the parts ran
+    lost: int = 0  # part solves that failed or did not answer in time (they kept the incumbent's decisions)
 
     @property
     def cost(self) -> float:
@@ -276,9 +422,9 @@ def solve_decomposed(
     sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
     supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
 
-    _SHARED["ix"] = ix
-    executor: Executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=mp.get_context("fork"))
-    try:
+    lost = 0
+    with part_runner(ix, workers) as runner:
+        where = runner.where
         used = np.stack([_orders_in(ix, supplier_of, p) for p in split_plan(problem, best_plan, part_of, len(parts))])
         wanted: dict[int, int] = {}
         share = usable * (f / np.maximum(usable.sum(axis=0), 1))[None, :, :]
@@ -306,15 +452,19 @@ def solve_decomposed(
             # Time per part by size: round 0 is quick, round 1 takes most of what is left.
             budget = remaining * (0.5 if rnd == 0 else 0.7 if rnd == 1 else 0.9) * max(1, workers)
             limits = np.maximum(0.2, budget * sizes / sizes.sum())
+            progress.report("round", f"round {rnd + 1} of the decomposition: {len(parts)} parts", round=rnd + 1)
             futures = [
-                executor.submit(
-                    _solve_part, parts[c], mu[c], starts[c],
+                runner.submit(
+                    parts[c], mu[c], starts[c],
                     replace(options, time_limit=float(min(limits[c], remaining)), threads=1), backend, fixed[c],
                     rnd == 0, wall_deadline - 0.5,
                 )
                 for c in range(len(parts))
             ]
-            results = [fut.result() for fut in futures]
+            # A part that fails or overruns keeps its warm start: the round still gives a feasible plan.
+            answers = gather_parts(futures, wall_deadline + 0.5)
+            results = [r if r is not None else PartResult(None, None, 0.0, "lost") for r in answers]
+            lost += sum(r is None for r in answers)
             if rnd <= 1:
                 # Both relaxed rounds bound the same part problems: keep each part's best bound.
                 for c, r in enumerate(results):
@@ -336,14 +486,13 @@ def solve_decomposed(
                 best_plan, best_eval, best_cost = candidate, ev, ev.objective
                 used = np.stack([_orders_in(ix, supplier_of, p) for p in plans])
             history.append((time.perf_counter() - started, best_cost, best_bound))
+            progress.report("round", f"round {rnd + 1} of the decomposition done", best_cost=best_cost,
+                            bound=best_bound, round=rnd + 1)
             if rnd > 1 and not improved:
                 break  # fixing supplier periods brings nothing more
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-        _SHARED.pop("ix", None)
     if best_bound is not None:
         best_bound = min(best_bound, best_cost)
-    return DecompositionResult(best_plan, best_eval, best_bound, len(history), len(parts), history)
+    return DecompositionResult(best_plan, best_eval, best_bound, len(history), len(parts), history, where, lost)
 
 
 def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:

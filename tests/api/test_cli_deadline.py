@@ -69,7 +69,9 @@ def test_solve_returns_within_its_time_limit_and_grace(small_file: Path, tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert wall <= 8 + deadline_grace(8), wall
     plan = Plan.model_validate_json(out.read_text())
-    assert evaluate(load_problem(json.loads(small_file.read_text())), plan).feasible
+    ev = evaluate(load_problem(json.loads(small_file.read_text())), plan)
+    assert ev.feasible and abs(ev.cost - plan.cost) <= 1e-6 * plan.cost
+    assert plan.method == "decompose", plan.message  # the door a 1,000-order problem takes by default
     assert plan.report is not None and plan.report.pricing is not None  # explained within the same budget
 
 

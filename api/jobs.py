@@ -98,15 +98,23 @@ def run_job(database_url: str, job_id: str, run_token: str, parent_pid: int | No
 
 
 class ProgressWriter:
-    """Writes a running job's progress to its row: at most every ``interval`` seconds, phase changes at once."""
+    """Writes a running job's progress to its row: at most every ``interval`` seconds, phase changes at once.
 
-    def __init__(self, sessions: sessionmaker, job_id: str, run_token: str, interval: float = 0.5) -> None:
+    Nothing in the first ``after`` seconds: a small job is done before anyone could look, and its writes would
+    only compete for the database with the jobs around it.
+    """
+
+    def __init__(self, sessions: sessionmaker, job_id: str, run_token: str, interval: float = 0.5,
+                 after: float = 0.5) -> None:
         self.sessions, self.job_id, self.run_token, self.interval = sessions, job_id, run_token, interval
+        self._start = time.monotonic() + after
         self._last_write = 0.0
         self._last_phase = ""
 
     def __call__(self, event: Any) -> None:
         clock = time.monotonic()
+        if clock < self._start:
+            return
         if event.phase == self._last_phase and clock - self._last_write < self.interval:
             return
         self._last_write, self._last_phase = clock, event.phase

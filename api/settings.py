@@ -37,7 +37,7 @@ class ServiceSettings(BaseSettings):
     warm_workers: bool = True
     scheduler: str | None = None
     #: Seconds between scans of the job table by the dispatcher.
-    poll_interval: float = Field(default=0.2, gt=0)
+    poll_interval: float = Field(default=0.05, gt=0)
 
 
 @lru_cache

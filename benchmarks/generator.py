@@ -100,6 +100,12 @@ class Family:
     moq_share: float = 0.3
     capacity_share: float = 0.4
     price_break_share: float = 0.3
+    # --- test features, off in every family (drawn last: they change nothing else)
+    #: agreements whose MOQ and capacity ignore the pack size (e.g. moq 10, pack 4,
+    #: capacity 11), often leaving no quantity that can be ordered at all
+    ragged_terms_share: float = 0.0
+    #: agreements with order smoothing (``max_change_per_period``)
+    smoothing_share: float = 0.0
 
     @property
     def n_suppliers(self) -> int:
@@ -565,10 +571,28 @@ def _agreements(
     )
     step = rng.uniform(0.03, 0.08, n_a)
 
+    # Test features, drawn only when asked for, after everything else: the families
+    # (all shares 0) generate exactly what they did without them.
+    has_smooth = np.zeros(n_a, dtype=bool)
+    smooth = np.zeros(n_a, dtype=np.int64)
+    if f.ragged_terms_share > 0:
+        ragged = rng.random(n_a) < f.ragged_terms_share
+        r_pack = _choice(rng, (2, 3, 4, 5, 6, 12), (0.2, 0.2, 0.2, 0.1, 0.2, 0.1), n_a).astype(np.int64)
+        r_moq = np.maximum(1, np.round(rate * rng.uniform(0.5, 2.0, n_a))).astype(np.int64)
+        r_cap = r_moq + rng.integers(0, 2 * r_pack)
+        pack = np.where(ragged, r_pack, pack)
+        moq = np.where(ragged, r_moq, moq)
+        cap = np.where(ragged, r_cap, cap)
+        has_cap = has_cap | ragged
+    if f.smoothing_share > 0:
+        has_smooth = rng.random(n_a) < f.smoothing_share
+        smooth = np.round(rate * rng.uniform(0.3, 3.0, n_a)).astype(np.int64)
+
     sku_l, loc_l, role_l, sup_l = a_sku.tolist(), a_loc.tolist(), a_role.tolist(), a_sup.tolist()
     cost_l, lead_l, pack_l, moq_l = unit_cost.tolist(), lead.tolist(), pack.tolist(), moq.tolist()
     has_cap_l, cap_l = has_cap.tolist(), cap.tolist()
     has_pb_l, n_pb_l, q0_l, step_l = has_pb.tolist(), n_pb.tolist(), q0.tolist(), step.tolist()
+    has_smooth_l, smooth_l = has_smooth.tolist(), smooth.tolist()
     ag_ids = _ids("AG-", n_a, 6)
     out: list[dict[str, Any]] = []
     for i in range(n_a):
@@ -595,6 +619,8 @@ def _agreements(
                 breaks.append({"min_qty": q0_l[i] * (2**b), "unit_cost": price})
                 prev = price
             a["price_breaks"] = breaks
+        if has_smooth_l[i]:
+            a["max_change_per_period"] = smooth_l[i]
         out.append(a)
     return out
 

@@ -36,33 +36,48 @@ def _price(ix: ProblemIndex, a: int, q: int) -> float:
     return ix.agreements[a].price_at(q) * q if q > 0 else 0.0
 
 
-def _buy_option(st: _State, a: int, p: int, need: int) -> tuple[int, int, float] | None:
-    """Units gained, units usable and incremental cost of adding ``need`` to slot (a, p)."""
-    ix = st.ix
+def _order_range(ix: ProblemIndex, a: int) -> tuple[int, int, int]:
+    """Pack size, smallest and largest positive quantity agreement ``a`` may order in a period.
+
+    A quantity is feasible when it is 0 or a multiple of ``pack_size`` between ``moq``
+    and ``capacity_per_period`` (spec §4). The greedy plan also keeps every quantity
+    within ``max_change_per_period`` (order smoothing): then no two periods can differ
+    by more. The largest is -1 when unlimited; when the smallest exceeds it (moq 10,
+    pack 4, capacity 11), nothing can be ordered on the agreement at all.
+    """
     pack, moq, cap = int(ix.ag_pack[a]), int(ix.ag_moq[a]), int(ix.ag_cap[a])
     limit = ix.agreements[a].max_change_per_period
     if limit is not None:
-        # Never above the smoothing limit: then no two periods can differ by more.
         cap = limit if cap < 0 else min(cap, limit)
-    q0 = st.slot_qty.get((a, p), 0)
+    smallest = max(pack, -(-moq // pack) * pack)
+    largest = -1 if cap < 0 else cap - cap % pack
+    return pack, smallest, largest
+
+
+def _buy_option(st: _State, a: int, p: int, need: int) -> tuple[int, int, float] | None:
+    """Units gained, units usable and incremental cost of adding ``need`` to slot (a, p).
+
+    None when no feasible quantity of the slot (see :func:`_order_range`) adds a unit.
+    """
+    ix = st.ix
+    pack, smallest, largest = _order_range(ix, a)
+    if 0 <= largest < smallest:
+        return None
+    q0 = st.slot_qty.get((a, p), 0)  # 0 or already feasible
     if ix.ag_dropship[a]:
         # A dropship order carries exactly what its lines receive: no surplus possible.
         total = q0 + need
         total -= total % pack
-        if cap >= 0:
-            total = min(total, cap - cap % pack)
-        if total <= q0 or total < moq:
-            return None
-        gained = usable = total - q0
     else:
-        total = max(q0 + need, moq)
+        # Round up to the MOQ and the pack size; the surplus goes into stock.
+        total = max(q0 + need, smallest)
         total = -(-total // pack) * pack
-        if cap >= 0 and total > cap:
-            total = cap - cap % pack
-        if total <= q0:
-            return None
-        gained = total - q0
-        usable = min(gained, need)
+    if largest >= 0:
+        total = min(total, largest)
+    if total <= q0 or total < smallest:
+        return None
+    gained = total - q0
+    usable = min(gained, need)
     cost = _price(ix, a, total) - _price(ix, a, q0)
     sup = int(ix.ag_supplier[a])
     if (sup, p) not in st.supplier_used:

@@ -345,7 +345,13 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
     @app.get("/v1/plans/{plan_id}/export", tags=["plans"])
     def export(plan_id: str, s: SessionDep,
                format: Annotated[str, Query(pattern="^(csv|json)$")] = "json") -> Response:
-        """The approved purchase orders and shipments, as an ERP imports them; the same every time."""
+        """The approved purchase orders and shipments, as an ERP imports them; the same every time.
+
+        The approved items are first checked on their own by the independent evaluator
+        (rejected items left out, the planner's quantity edits applied): 409, listing every
+        broken rule, when they are not feasible without what was not approved. Columns: see
+        the README ("The HTTP service"); CSV with a header row, JSON with the same fields per item.
+        """
         row = services.get_plan(s, plan_id)
         rows = services.export_rows(s, row, services.problem_of(s, row))
         if format == "csv":
@@ -468,6 +474,8 @@ def _document_errors(doc: dict[str, Any]) -> None:
     export = doc["paths"].get("/v1/plans/{plan_id}/export", {}).get("get")
     if export is not None:
         export["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
+        export["responses"]["409"] = {"description": "the approved items break rules on their own; "
+                                      "errors lists each (path: the rule, message: what breaks)", "content": content}
 
 
 __all__ = ["create_app"]

@@ -286,37 +286,118 @@ def audit_trail(s: Session, plan_id: str) -> list[dict[str, Any]]:
              "comment": r.comment} for r in rows]
 
 
-EXPORT_FIELDS = ["kind", "index", "agreement", "order", "line", "location", "period", "date", "quantity",
-                 "lines"]
+#: The export's columns, in order (README.md, "The HTTP service", lists what each holds). A field that
+#: does not apply to a row's kind is empty in the CSV and null in the JSON.
+EXPORT_FIELDS = ["kind", "index", "supplier", "agreement", "role", "sku", "location", "order", "line", "lines",
+                 "quantity", "unit_price", "order_date", "arrival_date", "ship_date"]
+
+
+def approved_items(s: Session, row: PlanRow) -> tuple[list[int], list[int]]:
+    """Indices of the approved purchase orders and shipments.
+
+    An item's own decision wins; an item without one follows the plan's. So when the
+    plan as a whole is approved, every item is approved except those rejected one by
+    one (before the plan was decided); when it is rejected or still proposed, only the
+    items approved one by one are.
+    """
+    own = item_decisions(s, row.id)
+
+    def approved(kind: str) -> list[int]:
+        return [i for i in range(len(row.plan.get(ITEM_KINDS[kind], [])))
+                if item_state(row, own.get((kind, i))) == "approved"]
+
+    return approved("purchase_order"), approved("shipment")
+
+
+def approved_subset(row: PlanRow, purchase_orders: list[int], shipments: list[int]) -> Decisions:
+    """The approved items as the planner left them (quantity edits applied), and nothing else.
+
+    Items not approved keep their place with quantity 0 (a dropship without lines), so
+    that the evaluator's messages and entities name the plan's own indices; an entry of
+    0 units moves no stock, costs nothing and breaks no rule. Forecast fills are left
+    out: they are neither decided one by one nor exported, and filling less forecast
+    never breaks a rule.
+    """
+    edited = edited_decisions(row)
+    keep_po, keep_sh = set(purchase_orders), set(shipments)
+    return Decisions(
+        purchase_orders=[po if i in keep_po else po.model_copy(update={"quantity": 0, "lines": None})
+                         for i, po in enumerate(edited.purchase_orders)],
+        shipments=[sh if i in keep_sh else sh.model_copy(update={"quantity": 0})
+                   for i, sh in enumerate(edited.shipments)],
+    )
 
 
 def export_rows(s: Session, row: PlanRow, problem: Problem) -> list[dict[str, Any]]:
-    """The approved purchase orders and shipments, in the plan's order (what an ERP imports)."""
-    own = item_decisions(s, row.id)
-    edited = edited_decisions(row).model_dump(mode="json")
+    """The approved purchase orders and shipments, in the plan's order, as an ERP imports them.
+
+    The approved items are checked on their own by the independent evaluator first: if
+    they break a rule (a shipment whose purchase order was rejected, an order split by a
+    rejected shipment, a quantity edited after its approval), nothing is exported and
+    the answer is a 409 listing every broken rule.
+    """
+    from stockplan.solver.evaluator import evaluate
+
+    po_ids, sh_ids = approved_items(s, row)
+    subset = approved_subset(row, po_ids, sh_ids)
+    if po_ids or sh_ids:
+        verdict = evaluate(problem, subset)
+        if not verdict.feasible:
+            rules = sorted({v.rule for v in verdict.violations})
+            first = "; ".join(f"{v.rule}: {v.message}" for v in verdict.violations[:3])
+            raise ApiError(409, f"the approved items break {len(verdict.violations)} rule(s) on their own "
+                                f"({', '.join(rules)}): {first}; approve what they depend on or reject them, "
+                                "then export", [FieldError(v.rule, v.message) for v in verdict.violations])
+    agreements = {a.id: a for a in problem.agreements}
+    sku_of = {(o.id, k): line.sku for o in problem.orders for k, line in enumerate(o.lines)}
+    day = problem.horizon.date_of
+    # All-units price: the break reached by everything exported of an agreement in a period (as costed).
+    totals: dict[tuple[str, int], int] = {}
+    for i in po_ids:
+        po = subset.purchase_orders[i]
+        totals[(po.agreement, po.period)] = totals.get((po.agreement, po.period), 0) + po.quantity
+    blank = dict.fromkeys(EXPORT_FIELDS)
     out: list[dict[str, Any]] = []
-    for i, po in enumerate(edited["purchase_orders"]):
-        if item_state(row, own.get(("purchase_order", i))) == "approved":
-            out.append({"kind": "purchase_order", "index": i, "agreement": po["agreement"], "order": None,
-                        "line": None, "location": None, "period": po["period"],
-                        "date": problem.horizon.date_of(po["period"]).isoformat(), "quantity": po["quantity"],
-                        "lines": po.get("lines")})
-    for i, sh in enumerate(edited["shipments"]):
-        if item_state(row, own.get(("shipment", i))) == "approved":
-            out.append({"kind": "shipment", "index": i, "agreement": None, "order": sh["order"], "line": sh["line"],
-                        "location": sh["location"], "period": sh["period"],
-                        "date": problem.horizon.date_of(sh["period"]).isoformat(), "quantity": sh["quantity"],
-                        "lines": None})
+    # An item the planner edited down to 0 units was checked with the rest but is not exported:
+    # there is nothing to order or ship.
+    po_ids = [i for i in po_ids if subset.purchase_orders[i].quantity > 0]
+    sh_ids = [i for i in sh_ids if subset.shipments[i].quantity > 0]
+    for i in po_ids:
+        po = subset.purchase_orders[i]
+        ag = agreements[po.agreement]
+        arrival = po.period + problem.horizon.lead_periods(ag.lead_time_days)
+        lines = ([{"order": x.order, "line": x.line, "quantity": x.quantity} for x in po.lines or ()]
+                 if ag.role == "dropship" else None)
+        out.append(blank | {
+            "kind": "purchase_order", "index": i, "supplier": ag.supplier, "agreement": ag.id,
+            "role": ag.role.value, "sku": ag.sku, "location": ag.location, "lines": lines or None,
+            "quantity": po.quantity, "unit_price": ag.price_at(totals[(po.agreement, po.period)]),
+            "order_date": day(po.period).isoformat(), "arrival_date": day(arrival).isoformat(),
+        })
+    for i in sh_ids:
+        sh = subset.shipments[i]
+        out.append(blank | {
+            "kind": "shipment", "index": i, "sku": sku_of[(sh.order, sh.line)], "location": sh.location,
+            "order": sh.order, "line": sh.line, "quantity": sh.quantity, "ship_date": day(sh.period).isoformat(),
+        })
     return out
 
 
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):  # a dropship's lines, as compact JSON: any order id survives it
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
 def export_csv(rows: list[dict[str, Any]]) -> str:
+    """The export as CSV: a header of :data:`EXPORT_FIELDS`, one row per item, ``\\n`` line ends."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: (json.dumps(v, sort_keys=True) if k == "lines" and v else ("" if v is None else v))
-                         for k, v in r.items()})
+        writer.writerow({k: _csv_cell(r[k]) for k in EXPORT_FIELDS})
     return buf.getvalue()
 
 

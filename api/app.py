@@ -187,7 +187,7 @@ def validated(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = errors_from_pydantic(exc)
+        errors = errors_from_pydantic(exc, model=model)
         raise ApiError(422, f"{len(errors)} invalid field(s)", errors) from None
 
 
@@ -270,15 +270,32 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
 
     @app.post("/v1/plans:evaluate", tags=["plans"])
     async def evaluate_plan(request: Request) -> dict[str, Any]:
-        """A plan (edited by a planner, say) checked by the evaluator: violations and cost."""
+        """A plan (edited by a planner, say) checked by the evaluator: violations and cost.
+
+        ``plan`` is the decisions only or a whole plan as solved; a plan record as
+        ``GET /v1/plans/{id}`` answers it is refused, naming ``plan.plan`` where its plan is.
+        The problem's errors and the plan's are listed together.
+        """
+        from stockplan.models.plan import load_plan
+        from stockplan.models.validation import ProblemError
         from stockplan.solver.evaluator import evaluate
 
         raw = await body_json(request)
         if not isinstance(raw, dict):
             raise ApiError(422, "the body must be a JSON object", [FieldError("body", "not an object")])
         req = validated(EvaluateRequest, raw)
-        problem = services.parse_problem(req.problem)
-        ev = evaluate(problem, req.plan)
+        errors: list[FieldError] = []
+        try:
+            problem = services.parse_problem(req.problem)
+        except ApiError as exc:
+            errors += exc.errors or []
+        try:
+            plan = load_plan(req.plan)
+        except ProblemError as exc:
+            errors += [FieldError(f"plan.{e.path}" if e.path != "$" else "plan", e.message) for e in exc.errors]
+        if errors:
+            raise ApiError(422, f"the problem and plan have {len(errors)} error(s)", errors)
+        ev = evaluate(problem, plan)
         return {"feasible": ev.feasible, "cost": ev.cost, "costs": ev.costs.model_dump(),
                 "objective": ev.objective, "promise_slip": ev.promise_slip,
                 "violations": [{"rule": v.rule, "message": v.message, "entities": v.entities}

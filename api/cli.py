@@ -343,9 +343,10 @@ class SolveStatus:
 @app.command()
 def evaluate(
     problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME")],
-    plan: Annotated[str, typer.Argument(help="Plan JSON file (shipments, forecast_fills, purchase_orders)")],
+    plan: Annotated[str, typer.Argument(help="Plan JSON file: shipments, forecast_fills, purchase_orders, "
+                                             "or a whole plan as solve --out writes it")],
 ) -> None:
-    """Check a plan against a problem: every broken rule, and its cost."""
+    """Check a plan against a problem: every broken rule, and its cost (exit 2 if the plan is not a plan)."""
 
     from stockplan.solver.evaluator import evaluate as run_evaluate
 
@@ -367,13 +368,18 @@ def evaluate(
 
 
 def parse_plan(source: str) -> Decisions:
-    from pydantic import ValidationError
+    """The plan in ``source``: decisions only, or a whole plan as ``solve --out`` writes it.
+
+    Unknown fields, a problem given as the plan, or a plan record of the API (the plan
+    under ``plan``) exit 2 with every error by its path.
+    """
+    from stockplan.models.plan import load_plan
 
     data = read_json(source)
     try:
-        return Decisions.model_validate(data)
-    except ValidationError as exc:
-        report_errors(source, errors_from_pydantic(exc))
+        return load_plan(data)
+    except ProblemError as exc:
+        report_errors(source, exc.errors)
         raise typer.Exit(EXIT_INPUT) from None
 
 

@@ -2,7 +2,8 @@
 
 Every error leaves the service as ``application/problem+json`` with ``type``,
 ``title``, ``status`` and ``detail``; validation errors add ``errors``: one
-``{path, message}`` per field (the same JSON paths the CLI prints). Bodies are
+``{path, message}`` per field (the same JSON paths the CLI prints; an unknown field
+says ``unknown field``, with the known field it probably misspells). Bodies are
 read through :class:`BodyLimit`, which answers 413 as soon as a body is larger
 than the limit (from ``Content-Length`` or while streaming), never holding more
 than that in memory, and parsed by :func:`parse_json`, which turns hostile JSON
@@ -78,7 +79,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [FieldError(json_path(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in exc.errors()]
+        errors = [FieldError(json_path(e.get("loc", ())), "unknown field" if e.get("type") == "extra_forbidden"
+                             else str(e.get("msg", "invalid"))) for e in exc.errors()]
         return problem_response(422, f"{len(errors)} invalid field(s)", errors, None, request.url.path)
 
     @app.exception_handler(Exception)

@@ -1,4 +1,8 @@
-"""Request bodies of the HTTP API (pydantic v2, unknown fields refused, finite numbers only)."""
+"""Request bodies of the HTTP API (pydantic v2, unknown fields refused, finite numbers only).
+
+An unknown field is a 422 naming its path, with a suggestion where a known field is close
+(``optons: unknown field; did you mean 'options'?``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stockplan.models.plan import Decisions
+from stockplan.models.plan import Decisions, Plan
 from stockplan.models.problem import Problem
 
 
@@ -51,14 +55,21 @@ class DecisionRequest(ApiModel):
 
 
 class EvaluateRequest(ApiModel):
-    """``POST /v1/plans:evaluate``: a plan (perhaps edited by a planner) and its problem."""
+    """``POST /v1/plans:evaluate``: a plan (perhaps edited by a planner) and its problem.
+
+    Both are parsed after the body (:func:`stockplan.models.validation.load_problem`,
+    :func:`stockplan.models.plan.load_plan`), so that their errors are reported together.
+    ``plan`` is the decisions only or a whole plan as solved; a plan record as
+    ``GET /v1/plans/{id}`` answers it is refused, saying that the plan is under its ``plan``.
+    """
 
     problem: dict[str, Any]
-    plan: Decisions
+    plan: dict[str, Any]
 
 
 class EvaluateRequestDoc(EvaluateRequest):
     problem: Problem
+    plan: Decisions | Plan
 
 
 class EditRequest(ApiModel):

@@ -1,20 +1,30 @@
-"""Pydantic models of a plan: the decisions of §Decisions and the outputs of §Outputs."""
+"""Pydantic models of a plan: the decisions of §Decisions and the outputs of §Outputs.
+
+A plan document (:func:`load_plan`) is either the decisions only (``shipments``,
+``forecast_fills``, ``purchase_orders``) or a whole plan as ``stockplan solve
+--out`` writes it (its output fields are then validated as :class:`Plan`).
+Unknown fields are errors, and nothing is coerced from another JSON type.
+"""
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stockplan.models.problem import Id, NonNegInt
+from stockplan.models.problem import Id, NonNegInt, Problem
 from stockplan.models.report import PlanReport
+from stockplan.models.validation import FieldError, ProblemError, errors_from_pydantic
 
 Period = Annotated[int, Field(ge=0)]
 
 
 class PlanModel(BaseModel):
-    model_config = ConfigDict(allow_inf_nan=False, extra="allow")
+    """Base: finite numbers only; unknown fields are errors."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 class Shipment(PlanModel):
@@ -115,3 +125,42 @@ class Plan(Decisions):
     # The planner's view (statuses, promised dates, reasons, priced on-time alternatives,
     # projected stock, notices): filled by stockplan.solver.explain when asked for.
     report: PlanReport | None = None
+
+
+DECISION_FIELDS = frozenset(Decisions.model_fields)
+
+
+def load_plan(data: Any) -> Decisions:
+    """Parse a plan document (decoded JSON) or raise :class:`ProblemError` naming every bad field.
+
+    Decisions only give a :class:`Decisions`; a document with any of a solved plan's
+    output fields (``status``, ``cost``, ``report``...) is a whole plan and gives a
+    :class:`Plan`. Anything else unknown is refused with its path and, where a known
+    field is close, a suggestion. A problem is refused as not a plan, and so is a
+    plan record as ``GET /v1/plans/{id}`` answers it, saying that the plan is under
+    its ``plan`` (it is not unwrapped: the record's ``edits`` would be silently
+    dropped). Numbers, booleans and dates are strict JSON: ``"3"`` is not a period.
+    """
+    if not isinstance(data, dict):
+        raise ProblemError([FieldError("$", "a plan is a JSON object")])
+    keys = set(data)
+    plan_keys = keys & set(Plan.model_fields)
+    if not plan_keys and keys & set(Problem.model_fields):
+        raise ProblemError([FieldError(
+            "$", "this is a problem, not a plan: a plan has shipments, forecast_fills and purchase_orders "
+                 "(stockplan solve --out writes one)")])
+    if isinstance(data.get("plan"), dict) and not keys & DECISION_FIELDS:  # a record also has cost, bound, gap
+        raise ProblemError([FieldError(
+            "plan", "this is a plan record (as GET /v1/plans/{id} answers), not a plan: the plan is under "
+                    "'plan'; send that (GET /v1/plans/{id}/evaluation evaluates the plan with its edits)")])
+    model: type[Decisions] = Plan if plan_keys - DECISION_FIELDS else Decisions
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError):  # not plain JSON (Python objects, NaN): validate as given
+        text = None
+    try:
+        if text is None:
+            return model.model_validate(data)
+        return model.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        raise ProblemError(errors_from_pydantic(exc, model=model)) from None

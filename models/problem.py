@@ -4,21 +4,28 @@ Field names are the wire names. Structural rules (types, ranges, finiteness)
 live on the fields; rules that span entities (unique ids, references, date
 order) live in :mod:`stockplan.models.validation` so that every error can be
 reported at once with its JSON path.
+
+The models are strict: an unknown field is an error (a misspelt ``earliest_date``
+must not silently mean "no earliest date"), every extension is declared here,
+and nothing is coerced from another JSON type — booleans are JSON ``true`` or
+``false``, numbers are JSON numbers (an integer is fine where a float is
+expected, a string such as ``"1.5"`` is not), dates are ISO strings.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from stockplan.models.periods import lead_time_periods, period_of
 
 # Costs and rates: finite, and small enough that cost × units stays far from overflow.
 MAX_COST = 1e9
-NonNegFloat = Annotated[float, Field(ge=0, le=MAX_COST)]
+# Strict floats: JSON numbers only (an integer is fine; no "1.5", no true).
+NonNegFloat = Annotated[float, Field(ge=0, le=MAX_COST, strict=True)]
 # Quantities are whole units: JSON integers only (no true, no "3", no 4.0), and small
 # enough that sums over a whole problem stay exact in int64.
 MAX_UNITS = 10**9
@@ -26,16 +33,27 @@ NonNegInt = Annotated[int, Field(ge=0, le=MAX_UNITS, strict=True)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class WireModel(BaseModel):
-    """Base: finite numbers only; unknown fields are kept (the model may be extended)."""
+def _date_input(value: Any) -> Any:
+    """A date is an ISO string (or a ``date``): no day counts or timestamps taken from numbers."""
+    if isinstance(value, bool | int | float):
+        raise ValueError("a date is a string YYYY-MM-DD")
+    return value
 
-    model_config = ConfigDict(allow_inf_nan=False, extra="allow", frozen=False)
+
+WireDate = Annotated[date, BeforeValidator(_date_input)]
+StrictBool = Annotated[bool, Field(strict=True)]
+
+
+class WireModel(BaseModel):
+    """Base: finite numbers only; unknown fields are errors (every extension is declared)."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", frozen=False)
 
 
 class Horizon(WireModel):
-    start: date
-    periods: Annotated[int, Field(ge=1, le=520)]
-    period_days: Annotated[int, Field(ge=1, le=366)]
+    start: WireDate
+    periods: Annotated[int, Field(ge=1, le=520, strict=True)]
+    period_days: Annotated[int, Field(ge=1, le=366, strict=True)]
 
     def period_of(self, day: date) -> int:
         """Period of ``day``; ``>= periods`` means beyond the horizon."""
@@ -72,14 +90,14 @@ class Stock(WireModel):
     # (spec §Safety stock and reorder points) when ``safety_stock`` is absent.
     demand_per_period: NonNegFloat | None = None
     demand_std: NonNegFloat | None = None
-    service_level: Annotated[float, Field(gt=0.5, lt=1.0)] | None = None
+    service_level: Annotated[float, Field(gt=0.5, lt=1.0, strict=True)] | None = None
 
 
 class Inbound(WireModel):
     sku: Id
     location: Id
     quantity: NonNegInt
-    arrives: date
+    arrives: WireDate
     ref: str | None = None
 
 
@@ -92,23 +110,23 @@ class OrderLine(WireModel):
 class Order(WireModel):
     id: Id
     customer: str
-    priority: Annotated[int, Field(ge=1)] = 3
-    due: date
-    earliest: date | None = None
-    latest: date | None = None
-    ship_complete: bool = False
+    priority: Annotated[int, Field(ge=1, strict=True)] = 3
+    due: WireDate
+    earliest: WireDate | None = None
+    latest: WireDate | None = None
+    ship_complete: StrictBool = False
     ship_cost: dict[str, NonNegFloat] | None = None
     lines: Annotated[list[OrderLine], Field(min_length=1)]
     # Extension: the date last promised to the customer. With
     # ``settings.promise_slip_cost`` the plan pays for every unit-period of slip
     # beyond it (promise stability), and customer notices say ``delayed``.
-    promised: date | None = None
+    promised: WireDate | None = None
 
 
 class Forecast(WireModel):
     sku: Id
     location: Id
-    date: date
+    date: WireDate
     quantity: NonNegInt
 
 
@@ -162,15 +180,15 @@ class Policy(StrEnum):
 
 class Settings(WireModel):
     policy: Policy = Policy.MIN_COST
-    time_limit: Annotated[float, Field(gt=0, le=86_400)] | None = None
-    gap: Annotated[float, Field(ge=0, le=1)] | None = None
+    time_limit: Annotated[float, Field(gt=0, le=86_400, strict=True)] | None = None
+    gap: Annotated[float, Field(ge=0, le=1, strict=True)] | None = None
     # Extension: cost per unit and period a line is still open after its order's
     # ``promised`` period. Not part of the spec's cost: reported as a penalty.
     promise_slip_cost: NonNegFloat = 0.0
     # How many backordered or lost lines get their on-time alternative priced
     # (each is a re-solve), and the time limit of each of those re-solves.
-    max_priced_lines: Annotated[int, Field(ge=0, le=10_000)] = 20
-    pricing_time_limit: Annotated[float, Field(gt=0, le=3_600)] = 10.0
+    max_priced_lines: Annotated[int, Field(ge=0, le=10_000, strict=True)] = 20
+    pricing_time_limit: Annotated[float, Field(gt=0, le=3_600, strict=True)] = 10.0
 
 
 class Problem(WireModel):

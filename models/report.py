@@ -21,9 +21,9 @@ Share = Annotated[float, Field(ge=0, le=1)]
 
 
 class ReportModel(BaseModel):
-    """Base: finite numbers only; unknown fields are kept (other modules add to the report)."""
+    """Base: finite numbers only; unknown fields are errors (every field the solver writes is declared)."""
 
-    model_config = ConfigDict(allow_inf_nan=False, extra="allow")
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 class LineStatus(StrEnum):

@@ -19,7 +19,7 @@ from stockplan.api.batch import BatchError, load_batch, run_batch
 from stockplan.api.db import BatchRun, Job, PlanRow, make_engine, session_factory
 from stockplan.api.executors import DaskExecutor, PoolExecutor
 from stockplan.benchmarks.generator import generate
-from stockplan.models.plan import Decisions
+from stockplan.models.plan import load_plan
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
 from tests.api.conftest import example_problem
@@ -68,7 +68,7 @@ def test_local_pool_and_dask_cluster_give_identical_plans(tmp_path: Path) -> Non
     # Every plan is a real plan: the evaluator agrees with its cost.
     for item in items[:5]:
         plan = json.loads((tmp_path / "local" / "plans" / f"{item.name}.json").read_text())
-        ev = evaluate(load_problem(item.problem), Decisions.model_validate(plan))
+        ev = evaluate(load_problem(item.problem), load_plan(plan))
         assert ev.feasible and abs(ev.cost - plan["cost"]) < 1e-6
     # Recorded in the service's store, once each, with the run.
     assert stored(f"sqlite:///{tmp_path / 'a.db'}") == {i.name: 1 for i in items}

@@ -237,6 +237,17 @@ def test_validate_reports_shape_errors_with_paths(tmp_path: Path) -> None:
         assert path in proc.stderr
 
 
+def test_validate_a_misspelt_field_names_it_and_suggests_the_known_one(tmp_path: Path) -> None:
+    data = three_customers()
+    data["orders"][0]["earliest_date"] = data["orders"][0]["due"]
+    data["orders"][0]["ship_complete"] = "yes"
+    proc = run("validate", write_json(tmp_path / "p.json", data))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "orders[0].earliest_date: unknown field; did you mean 'earliest'?" in proc.stderr
+    assert "orders[0].ship_complete: Input should be a valid boolean" in proc.stderr
+
+
 @pytest.mark.parametrize("text", ['{"horizon": ', "", "not json at all", "{'a': 1}"])
 def test_validate_malformed_json(tmp_path: Path, text: str) -> None:
     path = tmp_path / "bad.json"
@@ -356,6 +367,37 @@ def test_evaluate_a_file_that_is_not_a_plan(tmp_path: Path) -> None:
     assert proc.returncode == 2
     no_traceback(proc)
     assert "shipments" in proc.stderr
+
+
+def test_evaluate_a_problem_given_as_the_plan_says_it_is_not_a_plan(tmp_path: Path) -> None:
+    proc = run("evaluate", THREE_CUSTOMERS, EXAMPLES / "mixed-small.json")
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "this is a problem, not a plan" in proc.stderr
+    assert "feasible" not in proc.stdout
+
+
+def test_evaluate_a_plan_with_an_unknown_field_names_it(
+    solved: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    _, out = solved
+    plan = json.loads(out.read_text())
+    plan["purchase_order"] = plan.pop("purchase_orders")
+    proc = run("evaluate", "example:three-customers", write_json(tmp_path / "p.json", plan))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "purchase_order: unknown field; did you mean 'purchase_orders'?" in proc.stderr
+
+
+def test_evaluate_an_api_plan_record_says_where_the_plan_is(
+    solved: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    _, out = solved
+    record = {"id": "p1", "state": "proposed", "edits": {}, "plan": json.loads(out.read_text())}
+    proc = run("evaluate", "example:three-customers", write_json(tmp_path / "record.json", record))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "the plan is under 'plan'" in proc.stderr
 
 
 def test_evaluate_a_plan_with_a_bad_entry_names_its_path(tmp_path: Path) -> None:

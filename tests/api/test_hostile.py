@@ -88,7 +88,10 @@ def with_first_quantity(value: str) -> str:
 
 
 def with_extra_field(value: str) -> str:
-    """The example problem with an unknown (kept) top-level field ``note`` written as ``value``."""
+    """The example problem with an unknown top-level field ``note`` written as ``value``.
+
+    The JSON reader looks at every value first; the problem model then refuses ``note`` itself.
+    """
     return problem_text()[:-1] + f', "note": {value}}}'
 
 
@@ -154,9 +157,12 @@ def test_deep_nesting_is_refused(client: TestClient) -> None:
     body = assert_refused(client, client.post("/v1/jobs", content=moderate, headers=JSON), 422,
                           path_prefix="problem.note[0][0]")
     assert "nested deeper than" in body["errors"][0]["message"]
-    # The service's own limit leaves ordinary extra structure alone.
+    # The depth limit leaves ordinary structure alone: 20 levels reach the problem model, which
+    # refuses the unknown field itself (not its depth).
     fine = job_body(with_extra_field("[" * 20 + "]" * 20))
-    assert client.post("/v1/jobs", content=fine, headers=JSON).status_code == 202
+    body = assert_refused(client, client.post("/v1/jobs", content=fine, headers=JSON), 422, "problem.note")
+    assert [e["path"] for e in body["errors"]] == ["problem.note"]
+    assert body["errors"][0]["message"].startswith("unknown field")
 
 
 def test_wrong_content_type_truncated_and_non_utf8_bodies(client: TestClient) -> None:
@@ -277,8 +283,9 @@ def test_validate_a_problem(sqlite_client: TestClient) -> None:
     broken = example_problem(PROBLEM)
     broken["orders"][0]["lines"][0]["sku"] = "NOPE"
     broken["items"][0]["lost_sale_cost"] = -1
-    shape_first = assert_refused(c, c.post("/v1/problems:validate", json=broken), 422, "$.items[0].lost_sale_cost")
-    assert len(shape_first["errors"]) == 1  # cross-entity rules wait until the shape is sound
+    both = assert_refused(c, c.post("/v1/problems:validate", json=broken), 422, "$.items[0].lost_sale_cost")
+    # Shape and cross-entity errors in one answer (the order's shape is sound, its sku unknown).
+    assert [e["path"] for e in both["errors"]] == ["$.items[0].lost_sale_cost", "$.orders[0].lines[0].sku"]
     broken["items"][0]["lost_sale_cost"] = 10.0
     body = assert_refused(c, c.post("/v1/problems:validate", json=broken), 422, "$.orders[0].lines[0].sku")
     assert body["errors"] == [{"path": "$.orders[0].lines[0].sku", "message": "unknown sku 'NOPE'"}]
@@ -289,6 +296,39 @@ def test_validate_a_problem(sqlite_client: TestClient) -> None:
     assert_refused(c, c.post("/v1/problems:validate", content=b"{}", headers={"Content-Type": "text/plain"}), 415)
     huge = example_problem(PROBLEM) | {"orders": [0] * 1_000_000}
     assert_refused(c, c.post("/v1/problems:validate", json=huge), 422, "$.orders")
+
+
+def test_a_misspelt_field_is_a_422_naming_it_with_a_suggestion(sqlite_client: TestClient) -> None:
+    c = sqlite_client
+    problem = example_problem(PROBLEM)
+    problem["orders"][0]["earliest_date"] = problem["orders"][0]["due"]
+    body = assert_refused(c, c.post("/v1/problems:validate", json=problem), 422, "$.orders[0].earliest_date")
+    assert body["errors"] == [{"path": "$.orders[0].earliest_date",
+                               "message": "unknown field; did you mean 'earliest'?"}]
+    body = assert_refused(c, c.post("/v1/jobs", json={"problem": problem}), 422, "problem.orders[0].earliest_date")
+    assert "did you mean 'earliest'?" in body["errors"][0]["message"]
+    # The request bodies themselves, too.
+    body = assert_refused(c, c.post("/v1/jobs", json={"problem": example_problem(PROBLEM), "optons": {}}), 422,
+                          "optons")
+    assert body["errors"] == [{"path": "optons", "message": "unknown field; did you mean 'options'?"}]
+    body = assert_refused(c, c.post("/v1/plans:evaluate", json={"problem": problem, "plan": {"shipment": []}}),
+                          422)
+    # The problem's errors and the plan's in one answer.
+    assert body["errors"] == [
+        {"path": "problem.orders[0].earliest_date", "message": "unknown field; did you mean 'earliest'?"},
+        {"path": "plan.shipment", "message": "unknown field; did you mean 'shipments'?"}]
+
+
+def test_evaluate_refuses_what_is_not_a_plan(sqlite_client: TestClient) -> None:
+    c = sqlite_client
+    problem = example_problem(PROBLEM)
+    body = assert_refused(c, c.post("/v1/plans:evaluate", json={"problem": problem, "plan": problem}), 422, "plan")
+    assert "this is a problem, not a plan" in body["errors"][0]["message"]
+    record = {"id": "p1", "state": "proposed", "plan": {"shipments": [], "status": "optimal", "cost": 0.0,
+                                                         "costs": {}}}
+    body = assert_refused(c, c.post("/v1/plans:evaluate", json={"problem": problem, "plan": record}), 422,
+                          "plan.plan")
+    assert "the plan is under 'plan'" in body["errors"][0]["message"]
 
 
 def test_evaluate_a_plan_naming_an_unknown_order(sqlite_client: TestClient) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from stockplan.models.plan import Decisions
+from stockplan.models.plan import load_plan
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
 from tests.api.conftest import example_problem, wait_for_job
@@ -23,7 +23,7 @@ def test_submit_poll_and_fetch_the_plan(client: TestClient) -> None:
     assert abs(plan["cost"] - 26.0) < 1e-6
     # The stored plan passes the evaluator, with the cost it reports.
     problem = load_problem(example_problem("three-customers"))
-    ev = evaluate(problem, Decisions.model_validate(plan["plan"]))
+    ev = evaluate(problem, load_plan(plan["plan"]))
     assert ev.feasible and abs(ev.cost - plan["cost"]) < 1e-6
     assert plan["plan"]["report"]["notices"]  # the planner's view travels with it
 
@@ -74,7 +74,7 @@ def test_cancel_a_running_job_keeps_its_best_plan(client: TestClient) -> None:
     assert job["state"] == "canceled"
     assert job["plan_id"], job["reason"]
     plan = client.get(f"/v1/plans/{job['plan_id']}").json()
-    ev = evaluate(load_problem(example_problem("mixed-medium")), Decisions.model_validate(plan["plan"]))
+    ev = evaluate(load_problem(example_problem("mixed-medium")), load_plan(plan["plan"]))
     assert ev.feasible and abs(ev.cost - plan["cost"]) < 1e-6
 
 

@@ -111,6 +111,18 @@ def test_evaluate_an_edited_plan(client: TestClient) -> None:
     assert {v["rule"] for v in bad.json()["violations"]} == {"stock_negative"}
 
 
+def test_evaluate_takes_the_whole_plan_but_not_its_record(client: TestClient) -> None:
+    record = solved_plan(client)
+    problem = example_problem("three-customers")
+    whole = client.post("/v1/plans:evaluate", json={"problem": problem, "plan": record["plan"]})
+    assert whole.status_code == 200 and whole.json()["feasible"] and abs(whole.json()["cost"] - 26.0) < 1e-9
+    # The GET /v1/plans/{id} answer was once evaluated as an empty plan, feasible: now it points at its plan.
+    r = client.post("/v1/plans:evaluate", json={"problem": problem, "plan": record})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["path"] == "plan.plan" and "the plan is under 'plan'" in error["message"]
+
+
 def test_validate_a_problem(client: TestClient) -> None:
     ok = client.post("/v1/problems:validate", json=example_problem("mixed-small"))
     assert ok.status_code == 200 and ok.json()["orders"] == 25

@@ -19,7 +19,7 @@ import pytest
 
 from stockplan.api.batch import load_batch, run_batch, solve_item
 from stockplan.api.executors import DaskExecutor, PoolExecutor
-from stockplan.models.plan import Decisions
+from stockplan.models.plan import load_plan
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
 from tests.api.conftest import service_settings, wait_until
@@ -33,7 +33,7 @@ STORE_SECONDS = 1.5
 
 
 def assert_checked_plan(problem: dict[str, Any], plan: dict[str, Any]) -> None:
-    ev = evaluate(load_problem(problem), Decisions.model_validate(plan))
+    ev = evaluate(load_problem(problem), load_plan(plan))
     assert ev.feasible, [v.message for v in ev.violations][:5]
     assert abs(ev.cost - plan["cost"]) <= 1e-6 * max(1.0, abs(plan["cost"]))
     assert plan["method"] == "decompose", plan.get("message")

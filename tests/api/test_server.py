@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from stockplan.api.db import Job, PlanRow, make_engine
 from stockplan.benchmarks.generator import generate
-from stockplan.models.plan import Decisions
+from stockplan.models.plan import load_plan
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
 from stockplan.solver.processes import group_members
@@ -217,7 +217,7 @@ def assert_plan_checks_out(client: httpx.Client, view: dict[str, Any], problem: 
     assert r.status_code == 200, r.text
     plan = r.json()
     assert plan["job_id"] == view["id"]
-    ev = evaluate(load_problem(problem), Decisions.model_validate(plan["plan"]))
+    ev = evaluate(load_problem(problem), load_plan(plan["plan"]))
     assert ev.feasible, (view["id"], [v.message for v in ev.violations][:5])
     assert abs(ev.cost - plan["cost"]) <= 1e-6 * max(1.0, abs(plan["cost"])), (view["id"], ev.cost, plan["cost"])
 

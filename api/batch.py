@@ -26,7 +26,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,15 +136,27 @@ def apply_variation(problem: dict[str, Any], v: dict[str, Any]) -> dict[str, Any
 
 
 def solve_item(problem: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """Solve one problem (runs on a worker); the plan as JSON-ready data."""
+    """Solve one problem (runs on a worker); the plan as JSON-ready data.
+
+    ``options["time_limit"]`` and ``["gap"]``, when given (not None), win over the
+    problem's own settings; left out, the problem's settings apply, else 60 s and
+    1e-6. ``options["max_time_limit"]`` caps the limit whichever it is.
+    """
     from stockplan.models.validation import load_problem
     from stockplan.solver.backends.base import SolveOptions
-    from stockplan.solver.solve import solve
+    from stockplan.solver.solve import effective_options, solve
 
     parsed = load_problem(problem)
-    plan = solve(parsed, SolveOptions(time_limit=float(options["time_limit"]), gap=float(options.get("gap", 1e-6)),
-                                      threads=1, seed=int(options.get("seed", 0)), workers=1),
-                 method=options.get("method", "auto"), explain=bool(options.get("explain", True)))
+    given_limit, given_gap = options.get("time_limit"), options.get("gap")
+    solve_options = effective_options(parsed, SolveOptions(
+        time_limit=None if given_limit is None else float(given_limit),
+        gap=None if given_gap is None else float(given_gap),
+        threads=1, seed=int(options.get("seed", 0)), workers=1))
+    cap = options.get("max_time_limit")
+    if cap is not None and solve_options.limit > float(cap):
+        solve_options = replace(solve_options, time_limit=float(cap))
+    plan = solve(parsed, solve_options, method=options.get("method", "auto"),
+                 explain=bool(options.get("explain", True)))
     data: dict[str, Any] = plan.model_dump(mode="json", exclude_none=True)
     return data
 

@@ -89,8 +89,12 @@ def solve(
     problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME (bundled)")],
     out: Annotated[Path | None, typer.Option(help="Write the plan as JSON here")] = None,
     backend: Annotated[str, typer.Option(help="MIP backend (see `stockplan backends`)")] = "highs",
-    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds, enforced by stopping the solver")] = 60.0,
-    gap: Annotated[float, typer.Option(min=0.0, max=1.0, help="Relative gap at which to stop")] = 1e-6,
+    time_limit: Annotated[float | None, typer.Option(
+        min=0.1, help="Seconds, enforced by stopping the solver [default: the problem's settings.time_limit, else 60]",
+        show_default=False)] = None,
+    gap: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="Relative gap at which to stop [default: the problem's settings.gap, else 1e-6]",
+        show_default=False)] = None,
     threads: Annotated[int, typer.Option(min=1)] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     warm_start: Annotated[bool, typer.Option(help="Start from the greedy plan")] = True,
@@ -227,7 +231,7 @@ def solve_within_deadline(problem: Problem, options: SolveOptions, backend: str,
 
     from stockplan.solver.solve import deadline_grace, greedy_fallback
 
-    limit = options.time_limit
+    limit = options.limit
     grace = deadline_grace(limit)
     child_options = replace(options, time_limit=max(0.1, started + limit - time.perf_counter()))
     ctx = mp.get_context("fork")  # single-threaded here: nothing has started a thread yet

@@ -19,10 +19,13 @@ class ApiModel(BaseModel):
 
 
 class JobOptions(ApiModel):
-    """How to solve: the server caps ``time_limit`` at its ``max_time_limit``."""
+    """How to solve. ``time_limit`` and ``gap`` left out: the problem's settings, else 60 s and 1e-6.
+
+    The server caps the time limit, the problem's own included, at its ``max_time_limit``.
+    """
 
     time_limit: Annotated[float, Field(gt=0, le=86_400)] | None = None
-    gap: Annotated[float, Field(ge=0, le=1)] = 1e-6
+    gap: Annotated[float, Field(ge=0, le=1)] | None = None
     backend: Literal["highs", "ortools-scip", "ortools-cpsat", "pulp-cbc", "pulp-highs"] = "highs"
     method: Literal["auto", "mip", "decompose"] = "auto"
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0

@@ -64,9 +64,15 @@ def submit_job(
                 raise ApiError(422, "this Idempotency-Key was used with another request body",
                                [FieldError("Idempotency-Key", "reused with a different body")])
             return existing, False
-    parse_problem(req.problem)  # nothing invalid reaches a solver
-    limit = req.options.time_limit or settings.default_time_limit
-    options = req.options.model_dump() | {"time_limit": min(limit, settings.max_time_limit)}
+    from stockplan.solver.backends.base import DEFAULT_GAP
+
+    problem = parse_problem(req.problem)  # nothing invalid reaches a solver
+    # Given options win; else the problem's own settings, else the defaults. The cap applies to
+    # whichever it is (a problem's settings.time_limit may say up to a day): the job stores the result.
+    limit = req.options.time_limit or problem.settings.time_limit or settings.default_time_limit
+    gap = req.options.gap if req.options.gap is not None else problem.settings.gap
+    options = req.options.model_dump() | {"time_limit": min(limit, settings.max_time_limit),
+                                          "gap": DEFAULT_GAP if gap is None else gap}
     job = Job(problem=req.problem, options=options, scenario=req.scenario, idempotency_key=idempotency_key,
               request_hash=digest, created_by=actor)
     s.add(job)

@@ -8,8 +8,10 @@ leaks between runs. Methods:
 * ``stockplan``: the default solve (``method=auto``: one MIP for small problems,
   decomposition for large ones), HiGHS
 * ``mip-<backend>``: one monolithic MIP through a backend, warm-started
-* ``pulp-cbc-plain``: a plain PuLP + CBC monolith without warm start — what a
-  Python developer writes first
+* ``pulp-cbc-plain`` (or ``<backend>-plain``): a plain monolith through the
+  backend without warm start — what a Python developer writes first (PuLP + CBC).
+  It reports the backend's own solution (status from the backend, cost by the
+  evaluator) and ``no solution`` when the backend has none: never the greedy plan
 
 Gaps are reported twice: against the method's own bound (``gap``) and against
 the best bound any method proved in the same run (``gap_best``), so methods
@@ -24,7 +26,7 @@ import platform
 import resource
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +77,63 @@ def _measure(path: str, method: str, time_limit: float, queue: Any) -> None:
         options = SolveOptions(time_limit=time_limit, gap=1e-4)
         if method == "stockplan":
             result = solve(problem, options, isolate=True)
-        elif method == "pulp-cbc-plain":
-            result = solve(problem, options, backend="pulp-cbc", warm_start=False, isolate=True, method="mip")
+        elif method.endswith("-plain"):
+            out.update(plain_solve(problem, options, method.removesuffix("-plain")))
+            out["solve_seconds"] = time.perf_counter() - started - out["build_seconds"]
+            queue.put(_with_peak(out))
+            return
         else:
             result = solve(problem, options, backend=method.removeprefix("mip-"), isolate=True, method="mip")
         out.update(status=str(result.status), cost=result.cost, bound=result.bound, gap=result.gap,
                    build_seconds=result.build_seconds, solve_seconds=result.solve_seconds,
                    message=f"{result.method}: {result.message}"[:200])
+    queue.put(_with_peak(out))
+
+
+def _with_peak(out: dict[str, Any]) -> dict[str, Any]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out["peak_mb"] = max(own, kids) / 1024.0  # Linux reports KiB
-    queue.put(out)
+    return out
+
+
+def plain_solve(problem: Any, options: Any, backend: str) -> dict[str, Any]:
+    """One monolithic MIP through ``backend``, no warm start, no greedy fallback: its own result.
+
+    Returns the record's fields: ``status`` (what the backend did with its solution, as
+    :func:`stockplan.solver.solve.solve` would say it, or ``no solution``), the
+    evaluator's ``cost`` of the backend's plan (None without one), ``bound``, ``gap``,
+    ``build_seconds`` and ``message``.
+    """
+    from stockplan.solver.builder import build_model
+    from stockplan.solver.decode import decode_plan, integral_flows
+    from stockplan.solver.evaluator import evaluate
+    from stockplan.solver.indexing import build_index
+    from stockplan.solver.reconcile import bound_warnings
+    from stockplan.solver.solve import _status, deadline_grace, effective_options, relative_gap, run_backend
+
+    started = time.perf_counter()
+    problem = problem.canonical()
+    options = effective_options(problem, options)
+    ix = build_index(problem)
+    model, mapping = build_model(ix, all_integer="cpsat" in backend)
+    build_seconds = time.perf_counter() - started
+    remaining = max(0.1, options.limit - build_seconds)
+    result = run_backend(backend, model, replace(options, time_limit=remaining), None, isolate=True,
+                         kill_after=0.5 * deadline_grace(options.limit))
+    said = f"{backend} {result.outcome}" + (f": {result.message}" if result.message else "")
+    x = integral_flows(model, result.x, options) if result.x is not None else None
+    none: dict[str, Any] = {"status": "no solution", "cost": None, "bound": result.bound, "gap": None,
+                            "build_seconds": build_seconds}
+    if x is None:
+        return none | {"message": said[:200]}
+    ev = evaluate(problem, decode_plan(ix, model, mapping, x))
+    if not ev.feasible:
+        return none | {"message": f"{said}; its plan is rejected by the evaluator: {ev.violations[0].message}"[:200]}
+    problems = bound_warnings(result.bound, ev)
+    gap = None if problems else relative_gap(ev.objective, result.bound)
+    return {"status": str(_status(result.outcome, gap)), "cost": ev.cost, "bound": result.bound, "gap": gap,
+            "build_seconds": build_seconds, "message": "; ".join([said, *problems])[:200]}
 
 
 def measure(path: Path, method: str, time_limit: float) -> dict[str, Any]:

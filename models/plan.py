@@ -122,6 +122,9 @@ class Plan(Decisions):
     backend: str = ""
     method: str = ""  # "mip" (one model) or "decompose" (parts with a Lagrangian bound)
     message: str = ""
+    # Where the model and the evaluator disagree about this plan (its objective, or a bound
+    # above it), found when it was solved: empty for a sound solve; never adjusted away.
+    warnings: list[str] = Field(default_factory=list)
     # The planner's view (statuses, promised dates, reasons, priced on-time alternatives,
     # projected stock, notices): filled by stockplan.solver.explain when asked for.
     report: PlanReport | None = None

@@ -182,7 +182,7 @@ def integral_flows(
     """
     if model.max_violation_integral(x) <= 1e-6:
         return x
-    limit = options.time_limit if deadline is None else deadline - time.perf_counter()
+    limit = options.limit if deadline is None else deadline - time.perf_counter()
     fixed = np.rint(x)
     lo, hi = model.col_lower.copy(), model.col_upper.copy()
     lo[model.integrality] = hi[model.integrality] = fixed[model.integrality]

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -51,6 +51,7 @@ from stockplan.solver.evaluator import Evaluation, evaluate
 from stockplan.solver.indexing import ProblemIndex, subset_index
 from stockplan.solver.mip import MipModel
 from stockplan.solver.processes import die_with_parent
+from stockplan.solver.reconcile import objective_warnings, plan_objective
 from stockplan.solver.rounding import lp_rounding
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def solve_part(
     left = deadline - time.time()
     if left < 0.05:
         return PartResult(None, None, 0.0, "skipped")
-    options = replace(options, time_limit=min(options.time_limit, left))
+    options = replace(options, time_limit=min(options.limit, left))
     ix = subset_index(full, skus, period_cost)
     model, mapping = build_model(ix)
     if rounding:
@@ -377,6 +378,8 @@ class DecompositionResult:
     history: list[tuple[float, float, float | None]]  # (seconds, cost, bound) per round
     where: str = "a local pool"  # where the parts ran
     lost: int = 0  # part solves that failed or did not answer in time (they kept the incumbent's decisions)
+    # Where the whole problem's model and the evaluator disagree on ``plan`` (see stockplan.solver.reconcile).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def cost(self) -> float:
@@ -405,8 +408,8 @@ def solve_decomposed(
     (fix-and-optimize), so every part can fall back on the incumbent's decisions.
     """
     started = time.perf_counter()
-    deadline = started + options.time_limit
-    wall_deadline = time.time() + options.time_limit  # comparable across processes
+    deadline = started + options.limit
+    wall_deadline = time.time() + options.limit  # comparable across processes
     parts = coupled_parts(ix, target_lines or part_size(ix.n_lines, workers))
     links = linking_orders(ix, parts)
     usable = _usable_periods(ix, parts)
@@ -423,6 +426,9 @@ def solve_decomposed(
     supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
 
     lost = 0
+    # The whole problem's model, to check the returned plan's objective against the evaluator's:
+    # built while the first round's parts run (this process only waits for them then).
+    full: tuple[MipModel, ModelMap] | None = None
     with part_runner(ix, workers) as runner:
         where = runner.where
         used = np.stack([_orders_in(ix, supplier_of, p) for p in split_plan(problem, best_plan, part_of, len(parts))])
@@ -461,10 +467,12 @@ def solve_decomposed(
                 )
                 for c in range(len(parts))
             ]
+            if full is None:
+                full = build_model(ix)
             # A part that fails or overruns keeps its warm start: the round still gives a feasible plan.
             answers = gather_parts(futures, wall_deadline + 0.5)
             results = [r if r is not None else PartResult(None, None, 0.0, "lost") for r in answers]
-            lost += sum(r is None for r in answers)
+            lost += sum(r is None or (r.plan is None and r.outcome in ("error", "infeasible")) for r in answers)
             if rnd <= 1:
                 # Both relaxed rounds bound the same part problems: keep each part's best bound.
                 for c, r in enumerate(results):
@@ -490,9 +498,13 @@ def solve_decomposed(
                             bound=best_bound, round=rnd + 1)
             if rnd > 1 and not improved:
                 break  # fixing supplier periods brings nothing more
-    if best_bound is not None:
-        best_bound = min(best_bound, best_cost)
-    return DecompositionResult(best_plan, best_eval, best_bound, len(history), len(parts), history, where, lost)
+    # The merged plan encoded into the whole problem's model: c·x + offset against the evaluator
+    # (no round ran: the plan is the caller's incumbent, no solver's). The bound is reported as
+    # proven, never lowered to the plan's objective: the caller compares them.
+    warnings = [] if full is None else objective_warnings(
+        plan_objective(ix, full[0], full[1], best_plan), best_eval, "the decomposition's plan")
+    return DecompositionResult(best_plan, best_eval, best_bound, len(history), len(parts), history, where, lost,
+                               warnings)
 
 
 def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:

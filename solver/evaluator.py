@@ -844,6 +844,8 @@ def _open_unit_periods(line: _Line, start: int | None = None) -> tuple[int, int]
     """Sum of ``max(0, quantity - delivered(t))`` over ``t`` in ``d..ℓ``, and ``delivered(ℓ)``.
 
     ``start`` replaces ``d`` (the promise-slip penalty counts from the promised period).
+    A ``start`` after ``ℓ`` leaves no period to sum: 0, never a negative count (a
+    promise after the line's ``latest`` costs nothing, as in the model).
     ``delivered(t)`` is a step function that only changes at delivery periods, so
     the sum is taken piecewise between them rather than period by period.
     """
@@ -857,5 +859,5 @@ def _open_unit_periods(line: _Line, start: int | None = None) -> tuple[int, int]
             total += max(0, line.quantity - delivered) * (period - t)
             t = period
         delivered += units
-    total += max(0, line.quantity - delivered) * (line.last - t + 1)
+    total += max(0, line.quantity - delivered) * max(0, line.last - t + 1)
     return total, delivered

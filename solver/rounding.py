@@ -199,12 +199,12 @@ def lp_rounding(
     bound = lp.objective if lp.outcome == "optimal" else None
     x = lp.x
     if slope_iterations:
-        deadline = started + options.time_limit * 0.5
+        deadline = started + options.limit * 0.5
         x = slope_scaling(ix, mp, model, x, options, backend, slope_iterations, deadline)
     fixed = fix_purchases(ix, mp, model, round_purchases(ix, mp, model, x))
     restrict_complete_orders(mp, fixed, x)
     if restrict is not None:
         restrict(fixed)
-    left = max(0.5, options.time_limit - (time.perf_counter() - started))
+    left = max(0.5, options.limit - (time.perf_counter() - started))
     result = solver.solve(fixed, replace(options, time_limit=left))
     return RoundingResult(result.x, bound, time.perf_counter() - started)

@@ -21,7 +21,7 @@ from stockplan.models.plan import Costs, Decisions, Plan, PolicyNote, Status
 from stockplan.models.problem import Problem
 from stockplan.solver import progress
 from stockplan.solver.backends import get_backend
-from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions
+from stockplan.solver.backends.base import DEFAULT_GAP, DEFAULT_TIME_LIMIT, BackendResult, Outcome, SolveOptions
 from stockplan.solver.builder import build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.decompose import solve_decomposed
@@ -31,6 +31,13 @@ from stockplan.solver.greedy import greedy_plan
 from stockplan.solver.indexing import ProblemIndex, build_index
 from stockplan.solver.mip import MipModel
 from stockplan.solver.processes import die_with_parent
+from stockplan.solver.reconcile import (
+    bound_warnings,
+    decoded_vector,
+    objective_warnings,
+    plan_objective,
+    solution_warnings,
+)
 
 DEFAULT_BACKEND = "highs"
 METHODS = ("auto", "mip", "decompose")
@@ -97,7 +104,7 @@ def run_backend(
     proc = ctx.Process(target=_solve_in_child, args=(child, os.getpid(), backend, model, options, warm),
                        daemon=True)
     started = time.perf_counter()
-    kill_at = started + options.time_limit + kill_after
+    kill_at = started + options.limit + kill_after
     proc.start()
     child.close()
     try:
@@ -109,7 +116,7 @@ def run_backend(
                             round=message.round)
         return BackendResult(
             Outcome.NO_SOLUTION, None, None, None, time.perf_counter() - started,
-            f"{backend} overran its {options.time_limit:g} s limit and was stopped",
+            f"{backend} overran its {options.limit:g} s limit and was stopped",
         )
     except EOFError:
         return BackendResult(Outcome.ERROR, None, None, None, time.perf_counter() - started,
@@ -122,13 +129,17 @@ def run_backend(
 
 
 def effective_options(problem: Problem, options: SolveOptions | None) -> SolveOptions:
-    """``options``, with the problem's own time limit and gap where the caller left the defaults."""
+    """``options`` with a time limit and gap: each as given, else the problem's setting, else the default.
+
+    A value the caller gave is never replaced by a problem setting (a given 60 s is
+    60 s, whatever ``settings.time_limit`` says). Caps on a problem's own settings
+    are the door's business (API, batch, CLI), applied before this.
+    """
     options = options or SolveOptions()
-    if problem.settings.time_limit is not None and options.time_limit == SolveOptions.time_limit:
-        options = replace(options, time_limit=problem.settings.time_limit)
-    if problem.settings.gap is not None and options.gap == SolveOptions.gap:
-        options = replace(options, gap=problem.settings.gap)
-    return options
+    time_limit = options.time_limit if options.time_limit is not None else problem.settings.time_limit
+    gap = options.gap if options.gap is not None else problem.settings.gap
+    return replace(options, time_limit=float(DEFAULT_TIME_LIMIT if time_limit is None else time_limit),
+                   gap=float(DEFAULT_GAP if gap is None else gap))
 
 
 def deadline_grace(time_limit: float) -> float:
@@ -214,7 +225,7 @@ def solve(
     # The canonical order: the same plan whatever the order of the input's arrays.
     canonical = problem.canonical()
     options = effective_options(canonical, options)
-    deadline = started + options.time_limit
+    deadline = started + options.limit
     ix = build_index(canonical)
     method = resolve_method(method, ix.n_lines)
     greedy = greedy_plan(ix)
@@ -223,7 +234,7 @@ def solve(
     eval_seconds = time.perf_counter() - evaluated
     if greedy_eval.feasible:
         progress.report("greedy", "the rule-based plan", best_cost=greedy_eval.objective)
-    reserve = explain_reserve(options.time_limit, REPORT_PER_EVALUATION * eval_seconds) if explain else 0.0
+    reserve = explain_reserve(options.limit, REPORT_PER_EVALUATION * eval_seconds) if explain else 0.0
     solve_by = deadline - reserve
     if method == "decompose" and greedy_eval.feasible:
         plan, ev = _solve_decomposed(canonical, ix, greedy, greedy_eval, options, backend, started, solve_by)
@@ -259,9 +270,12 @@ def _solve_decomposed(
     ev = result.evaluation
     if not ev.feasible:  # pragma: no cover - only evaluated, feasible plans are kept
         raise RuntimeError("decomposition returned an infeasible plan")
-    gap = relative_gap(ev.objective, result.bound)
+    # The bound as the parts proved it (never lowered to the plan's objective).
+    bound_problems = bound_warnings(result.bound, ev)
+    warnings = result.warnings + bound_problems
+    gap = None if bound_problems else relative_gap(ev.objective, result.bound)
     out_of_time = time.perf_counter() >= started + 0.95 * (solve_by - started)
-    status = Status.OPTIMAL if gap is not None and gap <= OPTIMAL_GAP else (
+    status = Status.OPTIMAL if gap is not None and gap <= OPTIMAL_GAP and not warnings else (
         Status.TIME_LIMIT if out_of_time else Status.FEASIBLE)
     progress.report("round", f"decomposition: {result.parts} parts, {result.rounds} rounds",
                     best_cost=ev.objective, bound=result.bound)
@@ -276,7 +290,9 @@ def _solve_decomposed(
         backend=backend,
         method="decompose",
         message=f"{result.parts} parts on {result.where}, {result.rounds} rounds"
-        + (f"; {result.lost} part solves lost or late kept the incumbent's decisions" if result.lost else ""),
+        + (f"; {result.lost} part solves lost, late or failed kept the incumbent's decisions" if result.lost
+           else ""),
+        warnings=warnings,
     )
     return plan, ev
 
@@ -311,39 +327,59 @@ def _solve_monolithic(
     remaining = max(0.1, mip_by - time.perf_counter())
     progress.report("mip", f"one MIP with {backend}, {remaining:.1f} s")
     # An isolated solver overrunning its limit is stopped within half the promised grace.
-    kill_after = 0.5 * deadline_grace(options.time_limit)
+    kill_after = 0.5 * deadline_grace(options.limit)
     with _whole_problem_progress(backend):
         result = run_backend(backend, model, replace(options, time_limit=remaining), warm, isolate, kill_after)
     candidates: list[tuple[Decisions, Evaluation]] = []
     notes = [result.message] if result.message and result.outcome != Outcome.OPTIMAL else []
+    warnings: list[str] = []
     solution = integral_flows(model, result.x, options, deadline=solve_by) if result.x is not None else None
     if result.x is not None and solution is None:
         notes.append("the solver's flows could not be made whole units")
     if solution is not None:
-        decisions = decode_plan(ix, model, mapping, solution)
+        decoded = decoded_vector(model, solution)
+        decisions = decode_plan(ix, model, mapping, decoded)
         ev = evaluate(problem, decisions)
         if ev.feasible:
             candidates.append((decisions, ev))
+            # The model's objective of the decoded plan (its decisions and the columns that follow
+            # from them) against the evaluator's; and the solver's own vector against that.
+            decoded_objective = plan_objective(ix, model, mapping, decisions)
+            warnings += objective_warnings(decoded_objective, ev, "the solver's plan")
+            vector_warnings, vector_notes = solution_warnings(model.objective(decoded), decoded_objective)
+            warnings += vector_warnings
+            notes += vector_notes
         else:
-            notes.append("solver plan rejected by the evaluator: " + "; ".join(v.message for v in ev.violations[:3]))
+            rejected = "; ".join(v.message for v in ev.violations[:3])
+            notes.append("solver plan rejected by the evaluator: " + rejected)
+            warnings.append(f"the model accepts the solver's plan but the evaluator rejects it: {rejected}")
     if greedy_eval.feasible:
         candidates.append((greedy, greedy_eval))
     seconds = time.perf_counter() - started
     if not candidates:
         return Plan(status=Status.ERROR, cost=0.0, costs=Costs(), backend=backend, solve_seconds=seconds,
-                    build_seconds=build_seconds, message="; ".join(notes) or "no feasible plan"), None
+                    build_seconds=build_seconds, message="; ".join(notes) or "no feasible plan",
+                    warnings=warnings), None
     decisions, ev = candidates[0]
     for other in candidates[1:]:
         if other[1].better_than(ev):
             decisions, ev = other
-    if decisions is greedy and len(candidates) > 1:
-        notes.append("the greedy plan was better than the solver's")
+    if decisions is greedy:
+        if len(candidates) > 1:
+            notes.append("the greedy plan was better than the solver's")
+        greedy_objective = model.objective(warm) if warm is not None else plan_objective(ix, model, mapping, greedy)
+        warnings += objective_warnings(greedy_objective, ev, "the greedy plan")
+    if result.outcome == Outcome.INFEASIBLE:
+        warnings.append(f"{backend} reports the model infeasible, but the evaluator accepts the greedy plan")
     objective = ev.objective
+    # The bound as the solver proved it: never lowered to the plan's objective.
     bound = result.bound
-    if bound is not None and bound > objective:
-        bound = objective  # a bound above an evaluated plan's objective is numerical noise
-    gap = relative_gap(objective, bound)
+    bound_problems = bound_warnings(bound, ev)
+    warnings += bound_problems
+    gap = None if bound_problems else relative_gap(objective, bound)
     status = _status(result.outcome, gap)
+    if warnings and status == Status.OPTIMAL:  # a proof about a model that disagrees with the evaluator
+        status = Status.FEASIBLE
     if result.x is None:
         notes.append("returned the greedy plan")
     progress.report("mip", f"MIP {result.outcome}", best_cost=objective, bound=bound)
@@ -358,6 +394,7 @@ def _solve_monolithic(
         backend=backend,
         method="mip",
         message="; ".join(notes),
+        warnings=warnings,
     )
     return plan, ev
 
@@ -410,6 +447,18 @@ def _verdict(problem: Problem, ev: Evaluation) -> dict[str, Any]:
 
 
 def _status(outcome: Outcome, gap: float | None) -> Status:
+    """What happened to the MIP, as the plan reports it.
+
+    ``error`` and ``infeasible`` say that the backend failed or called the model
+    infeasible (the plan is then the greedy plan, if that one is feasible);
+    ``time_limit`` that it was stopped by the deadline; ``optimal`` needs the
+    solver's proof and a gap (against a bound that does not exceed the plan's
+    objective: None otherwise) of at most :data:`OPTIMAL_GAP`.
+    """
+    if outcome == Outcome.ERROR:
+        return Status.ERROR
+    if outcome == Outcome.INFEASIBLE:
+        return Status.INFEASIBLE
     if outcome in (Outcome.TIME_LIMIT, Outcome.NO_SOLUTION):
         return Status.TIME_LIMIT
     if outcome == Outcome.OPTIMAL and gap is not None and gap <= OPTIMAL_GAP:

@@ -38,14 +38,36 @@ def stop_requested() -> bool:
     return _STOP.is_set()
 
 
+# What a solve uses when neither the caller nor the problem's settings give a time limit or gap.
+DEFAULT_TIME_LIMIT = 60.0  # seconds
+DEFAULT_GAP = 1e-6
+
+
 @dataclass(frozen=True)
 class SolveOptions:
-    time_limit: float = 60.0  # seconds
-    gap: float = 1e-6  # relative MIP gap at which a solve may stop
+    """How to solve. ``time_limit`` and ``gap`` are None when not given.
+
+    :func:`stockplan.solver.solve.solve` then takes the problem's settings, else
+    :data:`DEFAULT_TIME_LIMIT` and :data:`DEFAULT_GAP`; a value given here is never
+    replaced by a problem setting. Backends read :attr:`limit` and :attr:`rel_gap`.
+    """
+
+    time_limit: float | None = None  # seconds
+    gap: float | None = None  # relative MIP gap at which a solve may stop
     threads: int = 1
     seed: int = 0
     verbose: bool = False
     workers: int = 0  # processes for decomposed solves; 0: one per core
+
+    @property
+    def limit(self) -> float:
+        """The time limit in seconds (:data:`DEFAULT_TIME_LIMIT` when not given)."""
+        return DEFAULT_TIME_LIMIT if self.time_limit is None else float(self.time_limit)
+
+    @property
+    def rel_gap(self) -> float:
+        """The relative gap (:data:`DEFAULT_GAP` when not given)."""
+        return DEFAULT_GAP if self.gap is None else float(self.gap)
 
 
 @dataclass

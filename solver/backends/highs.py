@@ -95,8 +95,8 @@ class HighsBackend:
         started = time.perf_counter()
         h = highspy.Highs() if options.verbose else quiet_highs()
         h.setOptionValue("output_flag", bool(options.verbose))
-        h.setOptionValue("time_limit", float(options.time_limit))
-        h.setOptionValue("mip_rel_gap", float(options.gap))
+        h.setOptionValue("time_limit", options.limit)
+        h.setOptionValue("mip_rel_gap", options.rel_gap)
         h.setOptionValue("threads", int(options.threads))
         h.setOptionValue("random_seed", int(options.seed))
         inf = h.getInfinity()
@@ -123,7 +123,7 @@ class HighsBackend:
 
         # HiGHS has been seen to overrun its own time_limit in presolve and the
         # root LP on large models: a wall-clock interrupt in every phase backs it up.
-        deadline = started + float(options.time_limit)
+        deadline = started + options.limit
 
         out_of_time = [False]
 

@@ -121,30 +121,30 @@ class OrToolsBackend:
                 helper.add_hint(j, value)
 
         solver.enable_output(bool(options.verbose))
-        solver.set_time_limit_in_seconds(float(options.time_limit))
+        solver.set_time_limit_in_seconds(options.limit)
         solver.set_solver_specific_parameters(self._parameters(options))
         solve_started = time.perf_counter()
         solver.solve(helper)
         solve_seconds = time.perf_counter() - solve_started
-        timed_out = solve_seconds >= _TIME_LIMIT_SLACK * float(options.time_limit)
+        timed_out = solve_seconds >= _TIME_LIMIT_SLACK * options.limit
         return self._result(solver, model, timed_out, time.perf_counter() - started)
 
     def _parameters(self, options: SolveOptions) -> str:
         """The solver-specific parameter string (each solver has its own syntax)."""
         if self._type == "scip":
             return (
-                f"limits/gap = {float(options.gap)!r}\n"
+                f"limits/gap = {options.rel_gap!r}\n"
                 f"randomization/randomseedshift = {int(options.seed)}"
             )
         if self._type == "cp-sat":
             # absolute_gap_limit defaults to 1e-4 in CP-SAT; 1e-6 matches HiGHS' default.
             return (
-                f"relative_gap_limit:{float(options.gap)!r} absolute_gap_limit:1e-6 "
+                f"relative_gap_limit:{options.rel_gap!r} absolute_gap_limit:1e-6 "
                 f"num_workers:{max(1, int(options.threads))} random_seed:{int(options.seed)} "
                 "only_solve_ip:true"
             )
         return (
-            f"mip_rel_gap={float(options.gap)!r},threads={int(options.threads)},"
+            f"mip_rel_gap={options.rel_gap!r},threads={int(options.threads)},"
             f"random_seed={int(options.seed)}"
         )
 

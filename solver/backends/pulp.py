@@ -147,7 +147,7 @@ class PulpBackend:
             # status is still read below.
             failure = f"{type(exc).__name__}: {exc}"
         solve_seconds = time.perf_counter() - solve_started
-        timed_out = solve_seconds >= _TIME_LIMIT_SLACK * float(options.time_limit)
+        timed_out = solve_seconds >= _TIME_LIMIT_SLACK * options.limit
         if self.solver_name == "highs" and getattr(prob, "solverModel", None) is not None:
             result = _highs_result(prob, variables, model)
             if failure:
@@ -167,10 +167,10 @@ class PulpBackend:
         if self.solver_name == "highs":
             return _HighsWithStart(
                 warm_start=warm_start,
-                deadline=started + float(options.time_limit),
+                deadline=started + options.limit,
                 msg=bool(options.verbose),
-                timeLimit=float(options.time_limit),
-                gapRel=float(options.gap),
+                timeLimit=options.limit,
+                gapRel=options.rel_gap,
                 threads=int(options.threads),
                 random_seed=int(options.seed),
             )
@@ -181,8 +181,8 @@ class PulpBackend:
             warnings.simplefilter("ignore", DeprecationWarning)
             return pulp.PULP_CBC_CMD(
                 msg=bool(options.verbose),
-                timeLimit=float(options.time_limit),
-                gapRel=float(options.gap),
+                timeLimit=options.limit,
+                gapRel=options.rel_gap,
                 threads=int(options.threads),
                 warmStart=warm_start,
                 options=cbc_options,

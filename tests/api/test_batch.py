@@ -191,3 +191,24 @@ def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
     proc = _cli("batch", tmp_path / "empty", "--out", tmp_path / "out", "--no-store")
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "no *.json" in stderr and "Traceback" not in stderr
+
+
+def test_solve_item_caps_the_problems_own_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stockplan.api import batch
+    from stockplan.solver import solve as solve_module
+
+    seen: list[Any] = []
+    real = solve_module.solve
+
+    def spy(problem: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(options)
+        return real(problem, options, *args, **kwargs)
+
+    monkeypatch.setattr(solve_module, "solve", spy)
+    problem = example_problem("three-customers")
+    problem["settings"]["time_limit"] = 86_400
+    batch.solve_item(problem, {"max_time_limit": 20, "explain": False})
+    batch.solve_item(problem, {"time_limit": 60.0, "explain": False})  # given: wins, even equal to the default
+    problem["settings"]["time_limit"] = 5
+    batch.solve_item(problem, {"time_limit": None, "max_time_limit": 20, "explain": False})
+    assert [o.time_limit for o in seen] == [20.0, 60.0, 5.0]

@@ -458,3 +458,37 @@ def test_unknown_command_is_a_usage_error() -> None:
     proc = run("frobnicate")
     assert proc.returncode == 2
     no_traceback(proc)
+
+
+def _solve_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: dict[str, Any],
+                   *args: str) -> Any:
+    """The options ``stockplan solve`` hands to its solve (in this process; the solve itself is stubbed)."""
+    from typer.testing import CliRunner
+
+    from stockplan.api import cli
+
+    data = json.loads(THREE_CUSTOMERS.read_text())
+    data["settings"].update(settings)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    seen: list[Any] = []
+
+    def stub(problem: Any, options: Any, *rest: Any, **kwargs: Any) -> Any:
+        seen.append(options)
+        return cli.SolveAnswer(status="optimal", message="", summary="", plan_json=None)
+
+    monkeypatch.setattr(cli, "solve_within_deadline", stub)
+    result = CliRunner().invoke(cli.app, ["solve", str(path), *args])
+    assert result.exit_code == 0, result.output
+    return seen[0]
+
+
+def test_solve_time_limit_given_wins_else_the_problems_else_60(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    given = _solve_options(monkeypatch, tmp_path, {"time_limit": 5, "gap": 0.5}, "--time-limit", "60",
+                           "--gap", "0.000001")
+    assert (given.time_limit, given.gap) == (60.0, 1e-6)  # equal to the defaults, and still given
+    left_out = _solve_options(monkeypatch, tmp_path, {"time_limit": 5, "gap": 0.5})
+    assert (left_out.time_limit, left_out.gap) == (5.0, 0.5)
+    default = _solve_options(monkeypatch, tmp_path, {})
+    assert (default.time_limit, default.gap) == (60.0, 1e-6)

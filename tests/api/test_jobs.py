@@ -95,3 +95,34 @@ def test_unknown_job_is_404_problem(client: TestClient) -> None:
     r = client.get("/v1/jobs/nope")
     assert r.status_code == 404 and r.json()["status"] == 404
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def _queued_options(database_url: str, problem: dict, options: dict | None = None) -> dict:
+    """The options a job is stored with (no runner: nothing is solved)."""
+    from stockplan.api.app import create_app
+    from tests.api.conftest import service_settings
+
+    with TestClient(create_app(service_settings(database_url), run_jobs=False)) as c:
+        body: dict = {"problem": problem} | ({"options": options} if options is not None else {})
+        r = c.post("/v1/jobs", json=body)
+        assert r.status_code == 202, r.text
+        stored: dict = r.json()["options"]
+        assert c.get(f"/v1/jobs/{r.json()['id']}").json()["options"] == stored
+        return stored
+
+
+def test_the_cap_applies_to_the_problems_own_time_limit(database_url: str) -> None:
+    problem = example_problem("three-customers")
+    problem["settings"]["time_limit"] = 86_400  # a day: the problem may say so, the server caps it
+    assert _queued_options(database_url, problem)["time_limit"] == 60.0  # max_time_limit of the test settings
+
+
+def test_given_options_win_over_the_problems_settings_else_they_apply(database_url: str) -> None:
+    problem = example_problem("three-customers")
+    problem["settings"].update(time_limit=7, gap=0.25)
+    stored = _queued_options(database_url, problem)
+    assert (stored["time_limit"], stored["gap"]) == (7.0, 0.25)
+    given = _queued_options(database_url, problem, {"time_limit": 20, "gap": 1e-6})
+    assert (given["time_limit"], given["gap"]) == (20.0, 1e-6)
+    plain = _queued_options(database_url, example_problem("three-customers"))
+    assert (plain["time_limit"], plain["gap"]) == (20.0, 1e-6)  # the server's default_time_limit, the default gap

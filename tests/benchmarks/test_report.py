@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from benchmarks.report import run
 
@@ -36,3 +37,29 @@ def test_bench_command_rejects_an_unknown_family(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "unknown family 'huge'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_plain_baseline_reports_its_own_result_never_the_greedy_plan(monkeypatch: Any) -> None:
+    from benchmarks.report import plain_solve
+    from stockplan.models.validation import load_problem
+    from stockplan.solver import solve as solve_module
+    from stockplan.solver.backends.base import BackendResult, Outcome, SolveOptions
+    from tests.conftest import example
+
+    problem = example("mixed-small")
+    own = plain_solve(problem, SolveOptions(time_limit=30, gap=0.0), "pulp-cbc")
+    # CBC through PuLP proves its optimum but gives no bound: without one, no plan is called optimal.
+    assert own["status"] == "feasible" and own["bound"] is None and abs(own["cost"] - 2108.93) < 1e-6
+    assert own["message"].startswith("pulp-cbc optimal")
+
+    monkeypatch.setattr(solve_module, "run_backend", lambda *a, **k: BackendResult(
+        Outcome.ERROR, None, None, None, 1.0, "Not Solved / No Solution Found"))
+    none = plain_solve(load_problem(generate_tiny()), SolveOptions(time_limit=5), "pulp-cbc")
+    assert none["status"] == "no solution" and none["cost"] is None and none["gap"] is None
+    assert "Not Solved" in none["message"]
+
+
+def generate_tiny() -> dict[str, Any]:
+    from benchmarks.generator import generate
+
+    return generate("tiny", seed=1)

@@ -124,7 +124,7 @@ def solve(
                                    with_json=out is not None)
     console.file.write(answer.summary)
     console.file.flush()
-    if answer.status == "error":
+    if answer.no_plan:
         fail(f"no plan: {answer.message}", EXIT_NO_PLAN)
     if out is not None and answer.plan_json is not None:
         try:
@@ -166,6 +166,7 @@ class SolveAnswer:
     summary: str  # what print_summary prints on this console
     plan_json: str | None  # the plan as --out writes it, when asked for
     plan: Plan | None = None  # the plan itself, when rendered in this process (the greedy fallback)
+    no_plan: bool = False  # nothing to act on (an error without decisions): exit 3
 
 
 def render_answer(source: str, plan: Plan, with_json: bool, keep_plan: bool = False) -> SolveAnswer:
@@ -174,7 +175,7 @@ def render_answer(source: str, plan: Plan, with_json: bool, keep_plan: bool = Fa
         print_summary(source, plan)
     return SolveAnswer(str(plan.status), plan.message, captured.get(),
                        plan.model_dump_json(indent=1, exclude_none=True) if with_json else None,
-                       plan if keep_plan else None)
+                       plan if keep_plan else None, plan.has_no_plan)
 
 
 def _solve_in_child(conn: Connection, parent_pid: int, problem: Problem, options: SolveOptions, backend: str,
@@ -274,7 +275,7 @@ def solve_within_deadline(problem: Problem, options: SolveOptions, backend: str,
         if kind != "overran":
             update["status"] = Status.FEASIBLE
         plan = fallback.model_copy(update=update)
-    return render_answer(source, plan, with_json and plan.status != "error", keep_plan=True)
+    return render_answer(source, plan, with_json and not plan.has_no_plan, keep_plan=True)
 
 
 def _wait_for_plan(receiver: Connection, kill_at: float, status: SolveStatus) -> tuple[str, Any]:

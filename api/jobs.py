@@ -175,7 +175,7 @@ def _solve_and_store(sessions: sessionmaker, job_id: str, run_token: str) -> Non
         _finish(sessions, job_id, run_token, JobState.FAILED, reason=f"{type(exc).__name__}: {exc}",
                 seconds=time.perf_counter() - started)
         return
-    if plan.status == "error":
+    if plan.has_no_plan:  # a backend error with the greedy plan attached still stores that plan (status error)
         _finish(sessions, job_id, run_token, JobState.FAILED, reason=plan.message or "no feasible plan",
                 seconds=plan.solve_seconds)
         return

@@ -129,6 +129,11 @@ class Plan(Decisions):
     # projected stock, notices): filled by stockplan.solver.explain when asked for.
     report: PlanReport | None = None
 
+    @property
+    def has_no_plan(self) -> bool:
+        """Nothing to act on: an error without decisions (an error with the greedy plan attached has one)."""
+        return self.status == Status.ERROR and not (self.shipments or self.forecast_fills or self.purchase_orders)
+
 
 DECISION_FIELDS = frozenset(Decisions.model_fields)
 

@@ -254,3 +254,13 @@ def test_a_plan_record_of_the_api_says_where_its_plan_is() -> None:
 @pytest.mark.parametrize("data", [[], "plan", None])
 def test_a_plan_is_an_object(data: Any) -> None:
     assert [str(e) for e in plan_errors(data)] == ["$: a plan is a JSON object"]
+
+
+def test_an_error_with_the_greedy_plan_attached_still_has_a_plan_to_act_on() -> None:
+    from stockplan.models.plan import Costs, Plan, PurchaseOrder, Status
+
+    empty = Plan(status=Status.ERROR, cost=0.0, costs=Costs())
+    greedy = Plan(status=Status.ERROR, cost=10.0, costs=Costs(purchase=10.0),
+                  purchase_orders=[PurchaseOrder(agreement="AG-1", period=0, quantity=2)])
+    assert empty.has_no_plan and not greedy.has_no_plan
+    assert not Plan(status=Status.OPTIMAL, cost=0.0, costs=Costs()).has_no_plan

@@ -24,6 +24,7 @@ import json
 import multiprocessing as mp
 import platform
 import resource
+import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -201,7 +202,8 @@ def _fmt(value: float | None, pattern: str) -> str:
 
 def write_report(records: list[Record], out: Path, time_limits: dict[str, float]) -> None:
     (out / "report.json").write_text(json.dumps(
-        {"machine": machine(), "time_limits": time_limits, "records": [asdict(r) for r in records]}, indent=1))
+        {"machine": machine(), "git": git_state(Path(__file__).resolve().parent.parent), "time_limits": time_limits,
+         "records": [asdict(r) for r in records]}, indent=1))
     lines = [
         "| family | orders | method | status | cost | vs greedy | bound | gap | gap to best bound | build s | "
         "solve s | peak MB |",
@@ -216,7 +218,9 @@ def write_report(records: list[Record], out: Path, time_limits: dict[str, float]
             f"{r.solve_seconds:.1f} | {r.peak_mb:,.0f} |"
         )
     m = machine()
-    header = (f"Machine: {m['cpus']} cores, {m['platform']}, Python {m['python']}. "
+    g = git_state(Path(__file__).resolve().parent.parent)
+    tree = f"{g['changed_files']} files changed" if g["dirty"] else "clean tree"
+    header = (f"Machine: {m['cpus']} cores, {m['platform']}, Python {m['python']}; commit {g['commit']} ({tree}). "
               f"Time limits: {', '.join(f'{k} {v:g} s' for k, v in time_limits.items())}. Gaps in %.\n\n")
     (out / "report.md").write_text(header + "\n".join(lines) + "\n")
     plot(records, out)
@@ -246,6 +250,17 @@ def plot(records: list[Record], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "time_and_gap.png", dpi=110)
     plt.close(fig)
+
+
+def git_state(repo: Path) -> dict[str, Any]:
+    """``git rev-parse --short HEAD`` of ``repo`` and whether its tree had uncommitted changes."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = [line for line in git("status", "--porcelain").splitlines() if line.strip()]
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "dirty": bool(changed),
+            "changed_files": len(changed)}
 
 
 def machine() -> dict[str, Any]:

@@ -42,7 +42,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .report import machine
+from .report import git_state, machine
 from .service_measure import (
     DOORS,
     TINY_TIME_LIMIT,
@@ -51,7 +51,7 @@ from .service_measure import (
     measure_submit_to_finished_latency,
     tiny_problems,
 )
-from .service_report import git_state, percentiles, write_service_report
+from .service_report import percentiles, write_service_report
 from .service_server import ServiceProcess
 
 #: Seeds of the tiny problems: warm-up jobs, measured latency jobs and throughput jobs draw from disjoint ranges.

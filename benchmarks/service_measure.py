@@ -104,7 +104,7 @@ def check_plan(client: httpx.Client, sample: JobSample, problem: dict[str, Any],
 
     ``plan`` is the plan view when the response already carried it inline; otherwise it is fetched.
     """
-    from stockplan.models.plan import Decisions
+    from stockplan.models.plan import load_plan
     from stockplan.models.validation import load_problem
     from stockplan.solver.evaluator import evaluate
 
@@ -115,7 +115,7 @@ def check_plan(client: httpx.Client, sample: JobSample, problem: dict[str, Any],
         r = client.get(f"/v1/plans/{sample.plan_id}")
         r.raise_for_status()
         plan = r.json()
-    ev = evaluate(load_problem(problem), Decisions.model_validate(plan["plan"]))
+    ev = evaluate(load_problem(problem), load_plan(plan["plan"]))
     sample.feasible, sample.cost = ev.feasible, ev.cost
 
 
@@ -358,7 +358,7 @@ def stockplan_command() -> list[str]:
 
 def measure_cli_solve_overrun(path: Path, family: str, orders: int, time_limit: float, workdir: Path) -> Overrun:
     """Wall time of ``stockplan solve FILE --time-limit T --out plan.json`` as a subprocess (start-up included)."""
-    from stockplan.models.plan import Decisions
+    from stockplan.models.plan import load_plan
     from stockplan.models.validation import load_problem
     from stockplan.solver.evaluator import evaluate
 
@@ -379,7 +379,7 @@ def measure_cli_solve_overrun(path: Path, family: str, orders: int, time_limit: 
         return Overrun(door="cli", family=family, orders=orders, time_limit=time_limit, seconds=seconds,
                        status="error", feasible=None, message=f"exit {done.returncode}: {' | '.join(tail)}"[:300])
     plan = json.loads(out.read_text())
-    ev = evaluate(load_problem(json.loads(path.read_text())), Decisions.model_validate(plan))
+    ev = evaluate(load_problem(json.loads(path.read_text())), load_plan(plan))
     return Overrun(door="cli", family=family, orders=orders, time_limit=time_limit, seconds=seconds,
                    status=str(plan.get("status")), feasible=ev.feasible, cost=plan.get("cost"),
                    message=f"{plan.get('method')}: {plan.get('message') or ''}"[:300])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,6 @@ def percentiles(values: Sequence[float]) -> dict[str, float | int]:
         return {"n": 0}
     return {"n": int(a.size), "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
             "mean": float(a.mean()), "max": float(a.max())}
-
-
-def git_state(repo: Path) -> dict[str, Any]:
-    """``git rev-parse --short HEAD`` of ``repo`` and whether its tree had uncommitted changes."""
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=False)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    changed = [line for line in git("status", "--porcelain").splitlines() if line.strip()]
-    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "dirty": bool(changed),
-            "changed_files": len(changed)}
 
 
 def _s(value: float | None, pattern: str = ".3f") -> str:

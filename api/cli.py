@@ -550,8 +550,10 @@ def batch(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://HOST:PORT (default: a LocalCluster)")]
     = None,
     workers: Annotated[int, typer.Option(min=1, help="Solves at once (local) / LocalCluster workers (dask)")] = 2,
-    time_limit: Annotated[float, typer.Option(min=0.1, help="Seconds per problem")] = 60.0,
-    gap: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1e-6,
+    time_limit: Annotated[float | None, typer.Option(
+        min=0.1, help="Seconds per problem [default: each problem's settings.time_limit, else 60]")] = None,
+    gap: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="[default: each problem's settings.gap, else 1e-6]")] = None,
     explain: Annotated[bool, typer.Option(help="Attach the planner's report to each plan")] = True,
     database_url: Annotated[str | None, typer.Option(help="Store of the service (default: STOCKPLAN_DATABASE_URL "
                                                           "or sqlite:///stockplan.db)")] = None,

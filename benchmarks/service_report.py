@@ -52,8 +52,8 @@ def write_service_report(result: dict[str, Any], out: Path) -> None:
                   "`STOCKPLAN_WARM_WORKERS=false` (a fresh process per job).", ""]
     if lat:
         lines += [f"Latency: `POST /v1/jobs?wait=30`, one job after another, submit to finished on the client "
-                  f"({st['warmup_jobs']} warm-up jobs first; the server checks a waited-for job every 0.1 s, so "
-                  "latencies come in steps of about 0.1 s). Server run: the job's started_at to finished_at. "
+                  f"({st['warmup_jobs']} warm-up jobs first; the server checks a waited-for job every 0.05 s, so "
+                  "latencies come in steps of about 0.05 s). Server run: the job's started_at to finished_at. "
                   "Seconds.", "",
                   "| workers | jobs | succeeded, feasible | p50 | p95 | mean | max | server run p50 | "
                   "server queue p50 |", "|---|---|---|---|---|---|---|---|---|"]

@@ -146,6 +146,13 @@ class HighsBackend:
                 np.asarray(warm_start, dtype=np.float64),
             )
         h.run()
+        if (h.getModelStatus() == highspy.HighsModelStatus.kInfeasible and model.num_integer > 0
+                and time.perf_counter() < deadline and not stop_requested()):
+            # HiGHS 1.16's MIP presolve has declared feasible models infeasible (a priority model that
+            # SCIP and HiGHS without presolve solve to optimality): the verdict is checked once without it.
+            h.setOptionValue("presolve", "off")
+            h.setOptionValue("time_limit", max(0.1, deadline - time.perf_counter()))
+            h.run()
         seconds = time.perf_counter() - started
         result = self._result(h, model, seconds)
         if out_of_time[0] and h.getModelStatus() == highspy.HighsModelStatus.kInterrupt:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from stockplan.benchmarks.generator import generate
@@ -118,6 +118,7 @@ def scarce_problem(seed: int, policy: str, orders: int = 24) -> Problem:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000))
+@example(seed=941)  # HiGHS's presolve called this priority model infeasible; SCIP solves it (11,181.22)
 def test_priority_plans_leave_no_feasible_swap_to_a_higher_priority_line(seed: int) -> None:
     problem = scarce_problem(seed, "priority")
     plan = solve(problem, OPTIONS)

@@ -28,6 +28,7 @@ from stockplan.solver.indexing import build_index
 from stockplan.solver.processes import group_members
 from stockplan.solver.solve import deadline_grace
 from tests.api.test_cli import CLI, REPO, no_traceback, run
+from tests.api.test_server import children, gone
 
 
 @pytest.fixture(scope="session")
@@ -36,27 +37,6 @@ def small_file(tmp_path_factory: pytest.TempPathFactory, small_problem_data: dic
     path = tmp_path_factory.mktemp("deadline") / "small.json"
     path.write_text(json.dumps(small_problem_data))
     return path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except OSError:
-                continue
-    return out
 
 
 @pytest.mark.slow
@@ -107,9 +87,9 @@ def test_an_overrunning_solve_is_killed_with_its_group_and_the_greedy_plan_retur
     assert plan.report.pricing.not_priced_for_time == plan.report.pricing.lines_chosen
     grandchild = int(pid_file.read_text())
     deadline = time.monotonic() + 2.0
-    while _alive(grandchild) and time.monotonic() < deadline:
+    while not gone(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(grandchild)
+    assert gone(grandchild)
 
 
 def test_a_failing_solve_returns_the_greedy_plan_and_says_why(small_file: Path,
@@ -132,12 +112,12 @@ def test_ctrl_c_stops_the_whole_solve(small_file: Path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
-        children: list[int] = []
-        while not children and time.monotonic() < deadline:
+        kids: list[int] = []
+        while not kids and time.monotonic() < deadline:
             time.sleep(0.1)
-            children = _children(parent.pid)
-        assert children, "the solve process did not start"
-        (child,) = children
+            kids = children(parent.pid)
+        assert kids, "the solve process did not start"
+        (child,) = kids
         time.sleep(1.5)  # into the decomposition: its part workers are running
         members = group_members(child)
         assert child in members
@@ -145,9 +125,9 @@ def test_ctrl_c_stops_the_whole_solve(small_file: Path) -> None:
         parent.communicate(timeout=10)
         assert parent.returncode != 0
         deadline = time.monotonic() + 3
-        while any(_alive(p) for p in members) and time.monotonic() < deadline:
+        while any(not gone(p) for p in members) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not [p for p in members if _alive(p)]
+        assert not [p for p in members if not gone(p)]
         assert not group_members(child)
     finally:
         if parent.poll() is None:

@@ -13,6 +13,7 @@ from stockplan.api.executors import TaskFailed
 from stockplan.api.warm_pool import WarmPool
 from stockplan.solver.processes import group_members
 from tests.api.conftest import wait_until
+from tests.api.test_server import gone
 
 LIGHT = ("stockplan.solver.backends.base",)  # the tests' tasks need no solver
 
@@ -51,14 +52,6 @@ def raise_error() -> None:
     raise ValueError("bad input")
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def pool() -> Iterator[WarmPool]:
     made = WarmPool(2, preload=LIGHT)
@@ -93,7 +86,7 @@ def test_kill_takes_the_tasks_children_along_and_the_worker_is_replaced(pool: Wa
     members = wait_until(lambda: [p for p in group_members(worker) if p != worker], 10, "the task's child")
     handle.kill()
     assert not handle.alive()
-    wait_until(lambda: not any(alive(p) for p in [worker, *members]), 5, "the worker and its child to die")
+    wait_until(lambda: all(gone(p) for p in [worker, *members]), 5, "the worker and its child to die")
     with pytest.raises(TaskFailed, match="died"):
         handle.result()
     assert worker not in pool.pids() and len(pool.pids()) == 2
@@ -128,8 +121,8 @@ def test_close_leaves_no_worker_running() -> None:
     handle = pool.start(wait_for_stop, 60.0)
     time.sleep(0.2)
     pool.close()
-    assert not handle.alive() or not alive(handle.pid or 0)
-    wait_until(lambda: not any(alive(p) for p in pids), 5, "every worker to exit")
+    assert not handle.alive() or gone(handle.pid or 0)
+    wait_until(lambda: all(gone(p) for p in pids), 5, "every worker to exit")
 
 
 def test_a_worker_dies_with_its_parent(tmp_path: object) -> None:
@@ -147,8 +140,8 @@ def test_a_worker_dies_with_its_parent(tmp_path: object) -> None:
     try:
         assert owner.stdout is not None
         pids = [int(p) for p in owner.stdout.readline().split()]
-        assert len(pids) == 2 and all(alive(p) for p in pids)
+        assert len(pids) == 2 and not any(gone(p) for p in pids)
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)
-    wait_until(lambda: not any(alive(p) for p in pids), 5, "the warm workers to die with their owner")
+    wait_until(lambda: all(gone(p) for p in pids), 5, "the warm workers to die with their owner")

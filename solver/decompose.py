@@ -30,7 +30,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -42,19 +42,30 @@ from scipy.sparse.csgraph import connected_components, reverse_cuthill_mckee
 
 from stockplan.models.plan import Decisions
 from stockplan.models.problem import Problem
-from stockplan.solver import progress
+from stockplan.solver import lns, progress
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import SolveOptions, stop_requested
 from stockplan.solver.builder import ModelMap, build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.evaluator import Evaluation, evaluate
 from stockplan.solver.indexing import ProblemIndex, subset_index
+from stockplan.solver.lns import column_skus, sku_costs
 from stockplan.solver.mip import MipModel
 from stockplan.solver.processes import die_with_parent
 from stockplan.solver.reconcile import objective_warnings, plan_objective
 from stockplan.solver.rounding import lp_rounding
 
 log = logging.getLogger(__name__)
+
+# With moves over SKU groups after it, the relaxed MIP round's share of what round 0 leaves.
+MIP_SHARE = 0.0
+# A part's rounding (round 0) gains nothing after this long on generated parts of 500 lines.
+ROUNDING_MAX_SECONDS = 3.0
+ROUNDING_PART_LINES = 500
+# The whole problem's MIP runs beside the moves (for its bound) up to this many lines, for limits
+# of at least this long: on 1,000 orders its bound reached 99,783 in 30 s against 98,703 from the parts.
+WHOLE_MIP_MAX_LINES = 3000
+WHOLE_MIP_MIN_SECONDS = 20.0
 
 
 def coupled_parts(ix: ProblemIndex, target_lines: int = 100) -> list[np.ndarray]:
@@ -103,11 +114,13 @@ def part_index(n_skus: int, parts: list[np.ndarray]) -> np.ndarray:
 def part_size(n_lines: int, workers: int) -> int:
     """Order lines per part, as measured on the generated families (README, benchmarks).
 
-    Larger parts cut fewer ship-complete orders and round better, smaller ones
-    let the MIP rounds do more in the time: up to 3,000 lines one part per
-    worker did best, above that parts of about 300 lines.
+    The parts' LPs give the bound and, rounded, the first plan; moves over SKU
+    groups improve it after. On 1,000 orders (1,737 lines), parts of 500 lines
+    round in 1.5 s each and left the moves a 5 s plan of 103,958, against
+    106,221 from one part per worker (3 s each); above 3,000 lines parts of
+    about 300 lines.
     """
-    return max(1, -(-n_lines // max(1, workers))) if n_lines <= 3000 else 300
+    return min(-(-n_lines // max(1, workers)), ROUNDING_PART_LINES) if n_lines <= 3000 else 300
 
 
 def linking_orders(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
@@ -162,15 +175,16 @@ class PartResult:
     bound: float | None
     seconds: float
     outcome: str
+    lp_sku: np.ndarray | None = None  # the part's LP relaxation's cost per SKU of the part (rounding only)
 
 
 # The problem index is inherited by forked workers instead of being pickled per task.
 _SHARED: dict[str, ProblemIndex] = {}
 
 
-def _solve_part(*args: Any) -> PartResult:
-    """A part in a forked pool worker: the problem index is the one inherited from the parent."""
-    return solve_part(_SHARED["ix"], *args)
+def _call_shared(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(ix, *args)`` in a forked pool worker, ``ix`` the problem index inherited from the parent."""
+    return fn(_SHARED["ix"], *args)
 
 
 def solve_part(
@@ -196,12 +210,15 @@ def solve_part(
     options = replace(options, time_limit=min(options.limit, left))
     ix = subset_index(full, skus, period_cost)
     model, mapping = build_model(ix)
+    lp_sku = None
     if rounding:
         # The relaxation leaves linking orders free (its value is a bound); the rounded plan follows them.
         rounded = lp_rounding(
             ix, model, mapping, options, backend, lambda m: fix_complete_orders(m, mapping, fixed_complete)
         )
         x, bound, outcome = rounded.x, rounded.lp_bound, "rounded"
+        if rounded.lp_x is not None:
+            lp_sku = sku_costs(model, column_skus(ix, model, mapping), rounded.lp_x, len(ix.skus))
     else:
         fix_complete_orders(model, mapping, fixed_complete)
         x0 = encode_plan(ix, model, mapping, warm) if warm is not None else None
@@ -212,9 +229,9 @@ def solve_part(
         flows_by = time.perf_counter() + (deadline - time.time()) if np.isfinite(deadline) else None
         x = integral_flows(model, x, options, deadline=flows_by)
     if x is None:
-        return PartResult(None, bound, time.perf_counter() - started, outcome)
+        return PartResult(None, bound, time.perf_counter() - started, outcome, lp_sku)
     plan = decode_plan(ix, model, mapping, x)
-    return PartResult(plan, bound, time.perf_counter() - started, outcome)
+    return PartResult(plan, bound, time.perf_counter() - started, outcome, lp_sku)
 
 
 class PartRunner(Protocol):
@@ -223,6 +240,8 @@ class PartRunner(Protocol):
     where: str  # said in the plan's message
 
     def submit(self, *args: Any) -> Any: ...  # a future: done(), result()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any: ...  # fn(full, *args) as a future
 
 
 def _init_part_worker(parent_pid: int) -> None:
@@ -247,14 +266,17 @@ class ForkParts:
                                    initializer=_init_part_worker, initargs=(os.getpid(),))
 
     def submit(self, *args: Any) -> Any:
+        return self.call(solve_part, *args)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            return self.pool.submit(_solve_part, *args)
+            return self.pool.submit(_call_shared, fn, *args)
         except BrokenProcessPool:  # a part worker was killed: the next round gets a new pool
             self._kill(self.pool)
             self.pool = self._new_pool()
-            return self.pool.submit(_solve_part, *args)
+            return self.pool.submit(_call_shared, fn, *args)
 
     @staticmethod
     def _kill(pool: ProcessPoolExecutor) -> None:
@@ -282,7 +304,10 @@ class DaskParts:
         self.ix = client.scatter(ix, hash=False)
 
     def submit(self, *args: Any) -> Any:
-        return self.client.submit(solve_part, self.ix, *args, pure=False)
+        return self.call(solve_part, *args)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.client.submit(fn, self.ix, *args, pure=False)
 
 
 def in_dask_worker() -> bool:
@@ -380,6 +405,8 @@ class DecompositionResult:
     lost: int = 0  # part solves that failed or did not answer in time (they kept the incumbent's decisions)
     # Where the whole problem's model and the evaluator disagree on ``plan`` (see stockplan.solver.reconcile).
     warnings: list[str] = field(default_factory=list)
+    moves: int = 0  # moves over SKU groups (stockplan.solver.lns), and how many were kept
+    kept: int = 0
 
     @property
     def cost(self) -> float:
@@ -396,10 +423,16 @@ def solve_decomposed(
     target_lines: int | None = None,
     max_rounds: int = 10,
     incumbent_eval: Evaluation | None = None,
+    search_groups: bool = True,
+    mip_share: float = MIP_SHARE,
 ) -> DecompositionResult:
     """Improve ``incumbent`` (a feasible plan) part by part until the time limit; see the module doc.
 
     ``incumbent_eval`` saves re-evaluating an incumbent the caller already checked.
+    ``search_groups`` (the default) spends the time after the two relaxed rounds on
+    moves over small SKU groups (:mod:`stockplan.solver.lns`), the relaxed MIP round
+    getting ``mip_share`` of what round 0 leaves; without it, later rounds re-solve
+    whole parts with re-priced supplier periods.
 
     Round 0 relaxes both couplings (fixed costs split evenly, linking orders free
     per part): its part LP values give the global bound and its rounded part
@@ -425,7 +458,7 @@ def solve_decomposed(
     sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
     supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
 
-    lost = 0
+    lost = moves = kept = 0
     # The whole problem's model, to check the returned plan's objective against the evaluator's:
     # built while the first round's parts run (this process only waits for them then).
     full: tuple[MipModel, ModelMap] | None = None
@@ -436,9 +469,10 @@ def solve_decomposed(
         share = usable * (f / np.maximum(usable.sum(axis=0), 1))[None, :, :]
         relaxed: list[Decisions | None] = [None] * len(parts)  # each part's plan of its relaxed problem
         part_bounds = np.full(len(parts), -np.inf)
+        lp_sku = np.full(len(ix.skus), np.nan)
         for rnd in range(max_rounds):
             remaining = deadline - time.perf_counter()
-            if remaining <= 0.2 or stop_requested():
+            if remaining <= 0.2 or stop_requested() or (search_groups and rnd >= (2 if mip_share > 0 else 1)):
                 break
             warm = split_plan(problem, best_plan, part_of, len(parts))
             if rnd <= 1:
@@ -456,8 +490,11 @@ def solve_decomposed(
                 fixed = [{o: target[o] for o in part_links[c]} for c in range(len(parts))]
                 starts = warm
             # Time per part by size: round 0 is quick, round 1 takes most of what is left.
-            budget = remaining * (0.5 if rnd == 0 else 0.7 if rnd == 1 else 0.9) * max(1, workers)
+            part_share = 0.5 if rnd == 0 else (mip_share if search_groups else 0.7) if rnd == 1 else 0.9
+            budget = remaining * part_share * max(1, workers)
             limits = np.maximum(0.2, budget * sizes / sizes.sum())
+            if rnd == 0 and search_groups:
+                limits = np.minimum(limits, ROUNDING_MAX_SECONDS)
             progress.report("round", f"round {rnd + 1} of the decomposition: {len(parts)} parts", round=rnd + 1)
             futures = [
                 runner.submit(
@@ -476,6 +513,8 @@ def solve_decomposed(
             if rnd <= 1:
                 # Both relaxed rounds bound the same part problems: keep each part's best bound.
                 for c, r in enumerate(results):
+                    if r.lp_sku is not None:
+                        lp_sku[parts[c]] = r.lp_sku
                     part_bounds[c] = max(part_bounds[c], -np.inf if r.bound is None else r.bound)
                     if r.plan is not None:
                         relaxed[c] = r.plan
@@ -498,13 +537,39 @@ def solve_decomposed(
                             bound=best_bound, round=rnd + 1)
             if rnd > 1 and not improved:
                 break  # fixing supplier periods brings nothing more
+        if search_groups and wall_deadline - time.time() > 0.3 and not stop_requested():
+            if full is None:
+                full = build_model(ix)
+            # On a problem small enough, one worker runs the whole problem's MIP from the incumbent meanwhile:
+            # its dual bound is the whole problem's (HiGHS's cuts on the whole model raise it most).
+            whole = None
+            if workers >= 2 and ix.n_lines <= WHOLE_MIP_MAX_LINES and options.limit >= WHOLE_MIP_MIN_SECONDS:
+                whole_options = replace(options, time_limit=wall_deadline - time.time(), threads=1)
+                whole = runner.submit(np.arange(len(ix.skus)), f, best_plan, whole_options, backend, {}, False,
+                                      wall_deadline - 0.5)
+            progress.report("lns", "moves over SKU groups")
+            found = lns.search(problem, ix, best_plan, best_eval, None if np.isnan(lp_sku).any() else lp_sku,
+                               runner.call, options, backend, workers - (whole is not None), wall_deadline - 0.2,
+                               full)
+            if found.evaluation.feasible and found.evaluation.better_than(best_eval):
+                best_plan, best_eval, best_cost = found.plan, found.evaluation, found.evaluation.objective
+            moves, kept = found.moves, found.kept
+            if whole is not None:
+                answer = gather_parts([whole], wall_deadline + 0.5)[0]
+                if answer is not None and answer.bound is not None:
+                    best_bound = answer.bound if best_bound is None else max(best_bound, answer.bound)
+                if answer is not None and answer.plan is not None:
+                    ev = evaluate(problem, answer.plan)
+                    if ev.feasible and ev.better_than(best_eval):
+                        best_plan, best_eval, best_cost = answer.plan, ev, ev.objective
+            history.append((time.perf_counter() - started, best_cost, best_bound))
     # The merged plan encoded into the whole problem's model: c·x + offset against the evaluator
     # (no round ran: the plan is the caller's incumbent, no solver's). The bound is reported as
     # proven, never lowered to the plan's objective: the caller compares them.
     warnings = [] if full is None else objective_warnings(
         plan_objective(ix, full[0], full[1], best_plan), best_eval, "the decomposition's plan")
     return DecompositionResult(best_plan, best_eval, best_bound, len(history), len(parts), history, where, lost,
-                               warnings)
+                               warnings, moves, kept)
 
 
 def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:

@@ -31,6 +31,7 @@ class RoundingResult:
     x: np.ndarray | None  # solution of the rounded model (None: it failed)
     lp_bound: float | None  # the relaxation's optimum: a valid lower bound
     seconds: float
+    lp_x: np.ndarray | None = None  # the relaxation's solution
 
 
 def round_purchases(ix: ProblemIndex, mp: ModelMap, model: MipModel, x: np.ndarray) -> np.ndarray:
@@ -207,4 +208,4 @@ def lp_rounding(
         restrict(fixed)
     left = max(0.5, options.limit - (time.perf_counter() - started))
     result = solver.solve(fixed, replace(options, time_limit=left))
-    return RoundingResult(result.x, bound, time.perf_counter() - started)
+    return RoundingResult(result.x, bound, time.perf_counter() - started, lp.x)

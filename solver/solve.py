@@ -290,6 +290,7 @@ def _solve_decomposed(
         backend=backend,
         method="decompose",
         message=f"{result.parts} parts on {result.where}, {result.rounds} rounds"
+        + (f", {result.moves} moves over SKU groups ({result.kept} kept)" if result.moves else "")
         + (f"; {result.lost} part solves lost, late or failed kept the incumbent's decisions" if result.lost
            else ""),
         warnings=warnings,

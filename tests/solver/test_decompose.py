@@ -131,9 +131,10 @@ def test_decomposition_bound_never_exceeds_the_mip_optimum(seed: int) -> None:
     assert result.bound is None or result.bound <= exact.cost + 1e-6
 
 
-def test_part_size_gives_one_part_per_worker_for_small_problems_and_fixed_size_above() -> None:
+def test_part_size_gives_parts_of_at_most_500_lines_up_to_3000_and_300_above() -> None:
     from stockplan.solver.decompose import part_size
 
-    assert part_size(1_764, 2) == 882
+    assert part_size(1_764, 2) == 500
+    assert part_size(800, 2) == 400
     assert part_size(17_748, 2) == 300
     assert part_size(10, 4) == 3

@@ -32,8 +32,11 @@ from stockplan.solver.policies import DeliveryColumns, PolicyMap, add_policy_row
 
 
 def add_stock_balance(ctx: BuildContext, c: Columns) -> None:
-    """Stock balance: what a warehouse holds at the end of a period is what it held before,
-    plus what arrives, minus what it ships to lines and to forecast demand.
+    """Stock balance: end-of-period stock is the stock before, plus arrivals, minus what is shipped and filled.
+
+    What a warehouse holds of a SKU at the end of a period is what it held before, plus
+    what arrives (inbound purchase orders, orders placed a lead time earlier, the stock
+    on hand in period 0), minus what it ships to lines and serves to forecast demand.
 
     Notes
     -----
@@ -178,8 +181,10 @@ def add_segment_bounds(ctx: BuildContext, c: Columns) -> None:
 
 
 def add_one_segment_per_order(ctx: BuildContext, c: Columns) -> None:
-    """One segment per order: an order on an agreement in a period has one price, and pays the
-    supplier's fixed order cost when there is one.
+    """One segment per order: an order on an agreement in a period has one price, and pays the order cost.
+
+    The supplier's fixed order cost is paid (``u = 1``) whenever an order with a chosen
+    segment is placed in a period where the supplier has one.
 
     Notes
     -----
@@ -231,8 +236,9 @@ def add_fixed_cost_link(ctx: BuildContext, c: Columns) -> None:
 
 
 def add_ship_complete(ctx: BuildContext, c: Columns) -> None:
-    """Ship-complete: an order held to ship-complete is delivered whole, every line in full,
-    in one period, at most once (or not at all).
+    """Ship-complete: an order held to ship-complete is delivered whole in one period, at most once.
+
+    Every line of the order in full, all in the same period, or nothing at all.
 
     Notes
     -----

@@ -52,9 +52,21 @@ from stockplan.solver.model.rows import (
 from stockplan.solver.model.segments import PriceSegments as _Segments
 from stockplan.solver.model.segments import price_segments as _price_segments
 from stockplan.solver.model.segments import useful_quantity
+from stockplan.solver.model.strengthen import (
+    SegmentFlows,
+    Strengthening,
+    add_dropship_links,
+    add_segment_flows,
+)
 from stockplan.solver.policies import PolicyMap
 
-__all__ = ["ModelMap", "_Segments", "_expand", "_price_segments", "build_model", "price_segment", "useful_quantity"]
+# What every build adds unless told otherwise (measured: benchmarks/results/report.md).
+DEFAULT_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=False, segment_flows=False)
+
+__all__ = [
+    "DEFAULT_STRENGTHENING", "ModelMap", "Strengthening", "_Segments", "_expand", "_price_segments", "build_model",
+    "price_segment", "useful_quantity",
+]
 
 
 @dataclass
@@ -84,6 +96,7 @@ class ModelMap:
     v_order: np.ndarray  # index into problem.orders
     v_t: np.ndarray
     policy: PolicyMap = field(default_factory=PolicyMap)
+    flows: SegmentFlows | None = None  # the per-segment flows (R5), when the build has them
 
 
 def price_segment(mp: ModelMap, n_packs: np.ndarray) -> np.ndarray:
@@ -100,13 +113,19 @@ def price_segment(mp: ModelMap, n_packs: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, ModelMap]:
+def build_model(
+    ix: ProblemIndex, all_integer: bool = False, strengthen: Strengthening | None = None,
+) -> tuple[MipModel, ModelMap]:
     """Build the MIP; ``all_integer`` declares every column integer (for CP-SAT, which takes no others).
 
     The families are added in a fixed order, so the same problem always gives the
-    same columns and rows in the same order.
+    same columns and rows in the same order. ``strengthen`` (default
+    :data:`DEFAULT_STRENGTHENING`) adds valid rows that tighten the LP
+    (:mod:`stockplan.solver.model.strengthen`); :data:`stockplan.solver.model.strengthen.NONE`
+    builds the plain model.
     """
-    ctx = BuildContext.start(ix, all_integer)
+    strengthen = DEFAULT_STRENGTHENING if strengthen is None else strengthen
+    ctx = BuildContext.start(ix, all_integer, tight_segments=strengthen.tight_segments)
     ctx.asm.offset = cost_of_no_delivery(ctx)
     cols = add_columns(ctx)
 
@@ -120,13 +139,18 @@ def build_model(ix: ProblemIndex, all_integer: bool = False) -> tuple[MipModel, 
     add_ship_complete(ctx, cols)
     policy = add_allocation_policy(ctx, cols)
     add_order_smoothing(ctx, cols)
+    if strengthen.dropship_links:
+        add_dropship_links(ctx, cols)
+    flows = add_segment_flows(ctx, cols) if strengthen.segment_flows else None
 
     model = ctx.asm.build()
     model.integrality[policy.integer_cols] = True
     set_stock_upper_bound(ctx, cols, model)
     if all_integer:
         model.integrality[:] = True
-    return model, _model_map(ctx, cols, policy)
+    mapping = _model_map(ctx, cols, policy)
+    mapping.flows = flows
+    return model, mapping
 
 
 def _model_map(ctx: BuildContext, c: Columns, policy: PolicyMap) -> ModelMap:

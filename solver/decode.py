@@ -14,6 +14,7 @@ from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import ModelMap, price_segment
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import MipModel
+from stockplan.solver.model.strengthen import fill_segment_flows
 from stockplan.solver.policies import fill_policy_columns
 
 # A budget already spent still gives the flow LP this much: enough on a part or on 1,000
@@ -149,6 +150,8 @@ def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions
     x[i_block] = stock.ravel()
     s_block = b["s"]
     x[s_block] = np.maximum(0.0, ix.safety_stock[mp.s_pair] - stock[mp.pair_slot[mp.s_pair], mp.s_t])
+    if mp.flows is not None:
+        fill_segment_flows(ix, mp.flows, b["n"].start, x)
     fill_policy_columns(model, mp.policy, x)
     if model.max_violation(x) > 1e-6:
         return None

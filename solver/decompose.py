@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -51,6 +51,7 @@ from stockplan.solver.evaluator import Evaluation, evaluate
 from stockplan.solver.indexing import ProblemIndex, subset_index
 from stockplan.solver.lns import column_skus, sku_costs
 from stockplan.solver.mip import MipModel
+from stockplan.solver.model.strengthen import NONE, Strengthening
 from stockplan.solver.processes import die_with_parent
 from stockplan.solver.reconcile import objective_warnings, plan_objective
 from stockplan.solver.rounding import lp_rounding
@@ -65,6 +66,15 @@ ROUNDING_PART_LINES = 500
 # The whole problem's MIP runs beside the moves (for its bound) up to this many lines, for limits
 # of at least this long: on 1,000 orders its bound reached 99,783 in 30 s against 98,703 from the parts.
 WHOLE_MIP_MAX_LINES = 3000
+# The whole problem's MIP with the per-segment flows: on 1,000 orders its bound reached 100,196 in 40 s.
+WHOLE_MIP_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=True, segment_flows=True)
+# Up to this many lines the whole problem's LP is solved beside round 0 (for its bound), within
+# this share of the limit: on 10,000 orders (17,748 lines) it took 14 s and gave 1,255,502, against
+# 1,235,492 from the parts' LPs (their cuts through 755 ship-complete orders are relaxed).
+WHOLE_LP_MAX_LINES = 40_000
+WHOLE_LP_SHARE = 0.5
+# Round 0's part LPs (their sum is the bound of larger problems) and roundings.
+ROUNDING_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=True, segment_flows=False)
 WHOLE_MIP_MIN_SECONDS = 20.0
 
 
@@ -179,7 +189,7 @@ class PartResult:
 
 
 # The problem index is inherited by forked workers instead of being pickled per task.
-_SHARED: dict[str, ProblemIndex] = {}
+_SHARED: dict[str, Any] = {}
 
 
 def _call_shared(fn: Callable[..., Any], *args: Any) -> Any:
@@ -197,6 +207,7 @@ def solve_part(
     fixed_complete: dict[int, int],
     rounding: bool = False,
     deadline: float = float("inf"),
+    strengthen: Strengthening | None = None,
 ) -> PartResult:
     """Solve one part of ``full``: its MIP warm-started from ``warm``, or (``rounding``) its LP rounded.
 
@@ -209,7 +220,7 @@ def solve_part(
         return PartResult(None, None, 0.0, "skipped")
     options = replace(options, time_limit=min(options.limit, left))
     ix = subset_index(full, skus, period_cost)
-    model, mapping = build_model(ix)
+    model, mapping = build_model(ix, strengthen=strengthen)
     lp_sku = None
     if rounding:
         # The relaxation leaves linking orders free (its value is a bound); the rounded plan follows them.
@@ -234,6 +245,42 @@ def solve_part(
     return PartResult(plan, bound, time.perf_counter() - started, outcome, lp_sku)
 
 
+def whole_problem_mip(
+    full: ProblemIndex, warm: Decisions, options: SolveOptions, backend: str, deadline: float,
+) -> PartResult:
+    """The whole problem's MIP with the segment flows, warm-started from ``warm``: its dual bound is the problem's.
+
+    In a fork-pool worker the bound is also written, as the solver proves it, to a
+    shared value the solving process reads (:meth:`ForkParts.whole_bound`): HiGHS
+    has overrun its time limit by 8 s on the 164k columns of 1,000 orders, and a
+    bound proven by the deadline counts even if the solve has not returned.
+    """
+    shared = _SHARED.get("whole_bound")
+    progress.drop_sinks()
+    progress.start_clock()
+
+    def keep_bound(event: progress.Progress) -> None:
+        if shared is not None and event.bound is not None:
+            shared[0] = event.bound
+
+    reporting: AbstractContextManager[None] = nullcontext()
+    if backend == "highs":
+        from stockplan.solver.backends.highs import whole_problem_progress
+
+        reporting = whole_problem_progress()
+    with progress.progress_sink(keep_bound), reporting:
+        return solve_part(full, np.arange(len(full.skus)), full.fixed_order_cost(), warm, options, backend, {},
+                          False, deadline, WHOLE_MIP_STRENGTHENING)
+
+
+def whole_problem_lp(full: ProblemIndex, options: SolveOptions, backend: str) -> float | None:
+    """The optimum of the whole problem's LP relaxation (strengthened): a lower bound; None if not reached."""
+    model, _ = build_model(full, strengthen=ROUNDING_STRENGTHENING)
+    relaxed = replace(model, integrality=np.zeros_like(model.integrality))
+    result = get_backend(backend).solve(relaxed, replace(options, gap=0.0))
+    return result.objective if result.outcome == "optimal" and result.objective is not None else None
+
+
 class PartRunner(Protocol):
     """Where the parts of a decomposition are solved: ``submit`` takes :func:`solve_part`'s arguments after ``full``."""
 
@@ -242,6 +289,8 @@ class PartRunner(Protocol):
     def submit(self, *args: Any) -> Any: ...  # a future: done(), result()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any: ...  # fn(full, *args) as a future
+
+    def whole_bound(self) -> float | None: ...  # the whole problem's MIP's latest dual bound, while it runs
 
 
 def _init_part_worker(parent_pid: int) -> None:
@@ -258,6 +307,9 @@ class ForkParts:
 
     def __init__(self, ix: ProblemIndex, workers: int) -> None:
         _SHARED["ix"] = ix
+        # Inherited by the workers: the whole problem's MIP writes its dual bound here.
+        self.bound = mp.get_context("fork").Array("d", [float("nan")])
+        _SHARED["whole_bound"] = self.bound
         self.workers = max(1, workers)
         self.pool = self._new_pool()
 
@@ -289,9 +341,15 @@ class ForkParts:
         for proc in procs:
             proc.join(2.0)
 
+    def whole_bound(self) -> float | None:
+        """The last dual bound :func:`whole_problem_mip` wrote, if any."""
+        value = float(self.bound[0])
+        return value if np.isfinite(value) else None
+
     def close(self) -> None:
         self._kill(self.pool)
         _SHARED.pop("ix", None)
+        _SHARED.pop("whole_bound", None)
 
 
 class DaskParts:
@@ -308,6 +366,9 @@ class DaskParts:
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.client.submit(fn, self.ix, *args, pure=False)
+
+    def whole_bound(self) -> float | None:
+        return None  # a task's progress does not reach this process: only its result counts
 
 
 def in_dask_worker() -> bool:
@@ -362,6 +423,20 @@ def gather_parts(futures: list[Any], wall_deadline: float) -> list[PartResult | 
     for c in pending:
         futures[c].cancel()
     return out
+
+
+def _answer(future: Any, wall_deadline: float) -> Any:
+    """A task's result, waiting for it until ``wall_deadline`` at most; None if it failed or is late."""
+    while not future.done() and time.time() < wall_deadline:
+        time.sleep(0.02)
+    if not future.done():
+        future.cancel()
+        return None
+    try:
+        return future.result()
+    except Exception as exc:  # a lost worker: no bound from that task
+        log.warning("whole-problem task failed: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def fix_complete_orders(model: MipModel, mapping: ModelMap, periods: dict[int, int]) -> None:
@@ -464,6 +539,12 @@ def solve_decomposed(
     full: tuple[MipModel, ModelMap] | None = None
     with part_runner(ix, workers) as runner:
         where = runner.where
+        # Above the whole MIP's size, the whole problem's LP relaxation (strengthened) runs first, beside
+        # round 0's parts: ship-complete orders that parts cut are relaxed in the parts' bound, not in it.
+        whole_lp = None
+        if WHOLE_MIP_MAX_LINES < ix.n_lines <= WHOLE_LP_MAX_LINES and search_groups:
+            whole_lp = runner.call(whole_problem_lp, replace(options, time_limit=WHOLE_LP_SHARE * options.limit,
+                                                              threads=1), backend)
         used = np.stack([_orders_in(ix, supplier_of, p) for p in split_plan(problem, best_plan, part_of, len(parts))])
         wanted: dict[int, int] = {}
         share = usable * (f / np.maximum(usable.sum(axis=0), 1))[None, :, :]
@@ -500,12 +581,12 @@ def solve_decomposed(
                 runner.submit(
                     parts[c], mu[c], starts[c],
                     replace(options, time_limit=float(min(limits[c], remaining)), threads=1), backend, fixed[c],
-                    rnd == 0, wall_deadline - 0.5,
+                    rnd == 0, wall_deadline - 0.5, ROUNDING_STRENGTHENING if rnd == 0 else None,
                 )
                 for c in range(len(parts))
             ]
             if full is None:
-                full = build_model(ix)
+                full = build_model(ix, strengthen=NONE)  # for costs per SKU and reconciling: no flows needed
             # A part that fails or overruns keeps its warm start: the round still gives a feasible plan.
             answers = gather_parts(futures, wall_deadline + 0.5)
             results = [r if r is not None else PartResult(None, None, 0.0, "lost") for r in answers]
@@ -539,14 +620,13 @@ def solve_decomposed(
                 break  # fixing supplier periods brings nothing more
         if search_groups and wall_deadline - time.time() > 0.3 and not stop_requested():
             if full is None:
-                full = build_model(ix)
+                full = build_model(ix, strengthen=NONE)  # for costs per SKU and reconciling: no flows needed
             # On a problem small enough, one worker runs the whole problem's MIP from the incumbent meanwhile:
             # its dual bound is the whole problem's (HiGHS's cuts on the whole model raise it most).
             whole = None
             if workers >= 2 and ix.n_lines <= WHOLE_MIP_MAX_LINES and options.limit >= WHOLE_MIP_MIN_SECONDS:
                 whole_options = replace(options, time_limit=wall_deadline - time.time(), threads=1)
-                whole = runner.submit(np.arange(len(ix.skus)), f, best_plan, whole_options, backend, {}, False,
-                                      wall_deadline - 0.5)
+                whole = runner.call(whole_problem_mip, best_plan, whole_options, backend, wall_deadline - 1.0)
             progress.report("lns", "moves over SKU groups")
             found = lns.search(problem, ix, best_plan, best_eval, None if np.isnan(lp_sku).any() else lp_sku,
                                runner.call, options, backend, workers - (whole is not None), wall_deadline - 0.2,
@@ -555,14 +635,19 @@ def solve_decomposed(
                 best_plan, best_eval, best_cost = found.plan, found.evaluation, found.evaluation.objective
             moves, kept = found.moves, found.kept
             if whole is not None:
-                answer = gather_parts([whole], wall_deadline + 0.5)[0]
-                if answer is not None and answer.bound is not None:
-                    best_bound = answer.bound if best_bound is None else max(best_bound, answer.bound)
+                answer = gather_parts([whole], wall_deadline)[0]
+                proven = answer.bound if answer is not None and answer.bound is not None else runner.whole_bound()
+                if proven is not None:
+                    best_bound = proven if best_bound is None else max(best_bound, proven)
                 if answer is not None and answer.plan is not None:
                     ev = evaluate(problem, answer.plan)
                     if ev.feasible and ev.better_than(best_eval):
                         best_plan, best_eval, best_cost = answer.plan, ev, ev.objective
             history.append((time.perf_counter() - started, best_cost, best_bound))
+        if whole_lp is not None:
+            lp_bound = _answer(whole_lp, wall_deadline)
+            if lp_bound is not None:
+                best_bound = lp_bound if best_bound is None else max(best_bound, lp_bound)
     # The merged plan encoded into the whole problem's model: c·x + offset against the evaluator
     # (no round ran: the plan is the caller's incumbent, no solver's). The bound is reported as
     # proven, never lowered to the plan's objective: the caller compares them.

@@ -14,8 +14,10 @@ import numpy as np
 import scipy.sparse as sp
 
 INF = float("inf")
-# Column blocks that are not unit counts (see MipModel.max_violation_integral).
-FRACTIONAL_BLOCKS = ("fair_share_level",)
+# Column blocks that need not be whole numbers (see MipModel.max_violation_integral): the
+# fair-share levels are fractions of a line; the segment flows (R5) only bound the LP, no
+# decision is read from them.
+FRACTIONAL_BLOCKS = ("fair_share_level", "segment_flow", "free_use", "free_stock")
 
 
 @dataclass

@@ -69,10 +69,10 @@ class BuildContext:
     seg: PriceSegments
 
     @classmethod
-    def start(cls, ix: ProblemIndex, all_integer: bool = False) -> BuildContext:
+    def start(cls, ix: ProblemIndex, all_integer: bool = False, tight_segments: bool = False) -> BuildContext:
         """A fresh build of ``ix``: an empty assembler, the stock pairs and the price segments."""
         return cls(ix=ix, asm=ModelAssembler(), all_integer=all_integer, pairs=stock_pairs(ix),
-                   seg=price_segments(ix))
+                   seg=price_segments(ix, tight=tight_segments))
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,13 @@ class PriceSegments:
         return keys[pos] == ag * self.T + p
 
 
-def useful_quantity(ix: ProblemIndex) -> np.ndarray:
+def useful_quantity(ix: ProblemIndex, by_location: bool = False) -> np.ndarray:
     """Per agreement and arrival period, a quantity no optimal plan needs to exceed in one order.
 
     Units arriving in period ``t`` can only serve lines still open at ``t``, forecast
     from ``t`` on and the safety stock; beyond that, more units only add cost.
-    Returns an ``(agreements, T)`` array.
+    With ``by_location``, only the lines allowed to ship from the agreement's
+    warehouse count (the tight segment bounds, R1). Returns an ``(agreements, T)`` array.
     """
     T, S, NL = ix.T, len(ix.skus), ix.n_locations
     # open_after[k, t]: units of SKU k on lines whose last period is >= t
@@ -59,14 +60,29 @@ def useful_quantity(ix: ProblemIndex) -> np.ndarray:
     open_after_free = np.cumsum(by_last_free[:, ::-1], axis=1)[:, ::-1][:, :T]
     fc_after = np.cumsum(ix.forecast[:, ::-1], axis=1)[:, ::-1]
     pair = ix.ag_sku * NL + np.maximum(ix.ag_loc, 0)
-    stock_need = open_after[ix.ag_sku] + fc_after[pair] + ix.safety_stock[pair][:, None]
+    if by_location:
+        # open_at[pair, t]: units on lines allowed at the pair's warehouse whose last period is >= t
+        line, loc = np.nonzero(ix.allowed)
+        by_last_at = np.zeros((ix.n_pairs, T + 1))
+        np.add.at(by_last_at, (ix.line_sku[line] * NL + loc, ix.line_last[line]), ix.line_qty[line])
+        lines_after = np.cumsum(by_last_at[:, ::-1], axis=1)[:, ::-1][:, :T][pair]
+    else:
+        lines_after = open_after[ix.ag_sku]
+    stock_need = lines_after + fc_after[pair] + ix.safety_stock[pair][:, None]
     return np.where(ix.ag_dropship[:, None], open_after_free[ix.ag_sku], stock_need).astype(np.int64)
 
 
-def price_segments(ix: ProblemIndex) -> PriceSegments:
-    """All-units price breaks as segments in packs; one slot per agreement and useful period."""
+def price_segments(ix: ProblemIndex, tight: bool = False) -> PriceSegments:
+    """All-units price breaks as segments in packs; one slot per agreement and useful period.
+
+    With ``tight`` (R1, tight segment bounds), a segment holds no more packs than what
+    can still be used from its arrival on (:func:`useful_quantity` by location), or
+    its own lower end where that is more: a pack above that level only adds stock
+    nobody takes, and removing it keeps the segment, its price and the MOQ. The
+    big-M of ``n ≤ hi·w`` shrinks accordingly, which is most of what lifts the LP.
+    """
     T = ix.T
-    useful = useful_quantity(ix)
+    useful = useful_quantity(ix, by_location=tight)
     slot_ag_l, slot_p_l = [], []
     seg_slot_l, lo_l, hi_l, price_l, needs_l = [], [], [], [], []
     n_slots = 0
@@ -93,6 +109,8 @@ def price_segments(ix: ProblemIndex) -> PriceSegments:
             lo = -(-max(mins[k], moq, 1) // pack)
             hi = top_packs[periods] if k + 1 == len(mins) else np.minimum(
                 top_packs[periods], (mins[k + 1] - 1) // pack)
+            if tight:
+                hi = np.minimum(hi, np.maximum(lo, -(-need[periods] // pack)))
             segs.append((lo, hi, prices[k]))
         feasible = [(lo, hi, c) for lo, hi, c in segs if np.any(hi >= lo)]
         if not feasible:

@@ -444,10 +444,26 @@ def bench(
     orders: Annotated[int | None, typer.Option(help="Override the families' order count")] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.md, report.json and time_and_gap.png")] = Path(
         "bench-report"),
+    cases: Annotated[str | None, typer.Option(help=(
+        "Instead of the options above: family/seeds/limit/methods,... e.g. small/0/5/all,small/1-4/60/"
+        "greedy+stockplan"))] = None,
 ) -> None:
     """Benchmark every method on generated families in one run and write a report."""
-    from stockplan.benchmarks.report import FAMILY_NAMES, run
+    from stockplan.benchmarks.report import FAMILY_NAMES, parse_cases, run, run_cases
 
+    if cases is not None:
+        try:
+            case_list = parse_cases(cases)
+        except ValueError:
+            fail("--cases takes family/seeds/limit/methods entries, e.g. small/0/5/all,small/1-4/60/stockplan")
+        bad = [c.family for c in case_list if c.family not in FAMILY_NAMES]
+        if bad:
+            fail(f"unknown family {bad[0]!r}; known: {', '.join(FAMILY_NAMES)}")
+        with console.status("benchmarking") as status:
+            records = run_cases(case_list, out, orders, progress=lambda msg: status.update(f"benchmarking: {msg}"))
+        console.print((out / "report.md").read_text(), markup=False, highlight=False)
+        console.print(f"{len(records)} measurements; report in {out}/")
+        return
     fams = [f.strip() for f in families.split(",") if f.strip()]
     unknown = [f for f in fams if f not in FAMILY_NAMES]
     if unknown:

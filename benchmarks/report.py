@@ -34,6 +34,43 @@ from typing import Any
 from .generator import FAMILIES, generate
 
 DEFAULT_METHODS = ("greedy", "stockplan", "mip-highs", "pulp-cbc-plain")
+# Instances with a best known plan and a proven lower bound (benchmarks/reference/README.md): (plan, bound).
+BEST_KNOWN: dict[tuple[str, int], tuple[float, float]] = {
+    ("small", 0): (101_516.24, 100_450.0),
+    ("medium", 0): (1_370_428.13, 1_276_780.0),
+}
+# The strengthenings' LP values are measured up to this many order lines (the flows' LP of
+# 10,000 orders alone would take minutes).
+LP_TABLE_MAX_LINES = 3_000
+
+
+@dataclass(frozen=True)
+class Case:
+    """One part of a benchmark run: these seeds of a family, at one time limit, with these methods."""
+
+    family: str
+    seeds: tuple[int, ...]
+    time_limit: float
+    methods: tuple[str, ...] = DEFAULT_METHODS
+
+
+def parse_cases(text: str) -> list[Case]:
+    """``family/seeds/limit/methods,...``: seeds ``0`` or ``1-4`` or ``0+3``; methods ``all`` or ``a+b``.
+
+    >>> parse_cases("small/1-2/60/greedy+stockplan")
+    [Case(family='small', seeds=(1, 2), time_limit=60.0, methods=('greedy', 'stockplan'))]
+    """
+    cases = []
+    for item in (p.strip() for p in text.split(",") if p.strip()):
+        family, seeds, limit, methods = item.split("/")
+        if "-" in seeds:
+            lo, hi = seeds.split("-")
+            seed_list = tuple(range(int(lo), int(hi) + 1))
+        else:
+            seed_list = tuple(int(x) for x in seeds.split("+"))
+        cases.append(Case(family, seed_list, float(limit),
+                          DEFAULT_METHODS if methods == "all" else tuple(methods.split("+"))))
+    return cases
 
 
 @dataclass
@@ -53,6 +90,7 @@ class Record:
     message: str = ""
     gap_best: float | None = None
     vs_greedy: float | None = None
+    time_limit: float = 0.0
 
 
 def _measure(path: str, method: str, time_limit: float, queue: Any) -> None:
@@ -161,26 +199,90 @@ def run(
     orders: int | None = None, progress: Any = None,
 ) -> list[Record]:
     """Measure every (family, seed, method) and write ``report.md``, ``report.json`` and plots to ``out``."""
+    cases = [Case(f, tuple(seeds), time_limits.get(f, 60.0), tuple(methods)) for f in families]
+    return run_cases(cases, out, orders, progress)
+
+
+def run_cases(cases: list[Case], out: Path, orders: int | None = None, progress: Any = None,
+              lp_table: bool = True) -> list[Record]:
+    """Measure every case and write ``report.md``, ``report.json`` and plots to ``out``.
+
+    With ``lp_table``, each generated problem up to :data:`LP_TABLE_MAX_LINES` lines
+    also gets the LP value of the model under each strengthening (one child process).
+    """
     out.mkdir(parents=True, exist_ok=True)
     records: list[Record] = []
+    lps: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for family in families:
-            for seed in seeds:
-                data = generate(family, seed=seed, **({"orders": orders} if orders else {}))
-                path = Path(tmp) / f"{family}-{seed}.json"
+        measured: set[tuple[str, int]] = set()
+        for case in cases:
+            for seed in case.seeds:
+                data = generate(case.family, seed=seed, **({"orders": orders} if orders else {}))
+                path = Path(tmp) / f"{case.family}-{seed}.json"
                 path.write_text(json.dumps(data))
                 n_lines = sum(len(o["lines"]) for o in data["orders"])
-                group: list[Record] = []
-                for method in methods:
+                if lp_table and n_lines <= LP_TABLE_MAX_LINES and (case.family, seed) not in measured:
                     if progress:
-                        progress(f"{family} seed {seed}: {method}")
-                    r = measure(path, method, time_limits.get(family, 60.0))
-                    group.append(Record(family=family, seed=seed, orders=len(data["orders"]), lines=n_lines,
-                                        method=method, **r))
+                        progress(f"{case.family} seed {seed}: LP values")
+                    lps.append({"family": case.family, "seed": seed, **measure_lps(path)})
+                measured.add((case.family, seed))
+                group: list[Record] = []
+                for method in case.methods:
+                    if progress:
+                        progress(f"{case.family} seed {seed}, {case.time_limit:g} s: {method}")
+                    r = measure(path, method, case.time_limit)
+                    group.append(Record(family=case.family, seed=seed, orders=len(data["orders"]), lines=n_lines,
+                                        method=method, time_limit=case.time_limit, **r))
                 _compare(group)
                 records.extend(group)
-    write_report(records, out, time_limits)
+    write_report(records, out, {c.family: c.time_limit for c in cases}, lps)
     return records
+
+
+# What each row of the LP table builds (solver/model/strengthen.py).
+LP_ROWS = (
+    ("plain model", (False, False, False)),
+    ("+ R1 tight segment bounds", (True, False, False)),
+    ("+ R3 dropship links", (True, True, False)),
+    ("+ R5 per-segment flows", (True, True, True)),
+)
+
+
+def _measure_lps(path: str, queue: Any) -> None:
+    """Child process: the LP relaxation's value under each strengthening, and its seconds."""
+    import json as _json
+
+    import numpy as np
+
+    from stockplan.models.validation import load_problem
+    from stockplan.solver.backends import get_backend
+    from stockplan.solver.backends.base import SolveOptions
+    from stockplan.solver.builder import build_model
+    from stockplan.solver.indexing import build_index
+    from stockplan.solver.model.strengthen import Strengthening
+
+    ix = build_index(load_problem(_json.loads(Path(path).read_text())).canonical())
+    out: dict[str, Any] = {}
+    for name, flags in LP_ROWS:
+        model, _ = build_model(ix, strengthen=Strengthening(*flags))
+        started = time.perf_counter()
+        relaxed = replace(model, integrality=np.zeros_like(model.integrality))
+        lp = get_backend("highs").solve(relaxed, SolveOptions(time_limit=300, gap=0.0))
+        out[name] = {"lp": lp.objective if lp.outcome == "optimal" else None,
+                     "seconds": time.perf_counter() - started, "columns": model.num_cols, "rows": model.num_rows}
+    queue.put(out)
+
+
+def measure_lps(path: Path) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_measure_lps, args=(str(path), queue))
+    proc.start()
+    proc.join(1500)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    return queue.get() if not queue.empty() else {}
 
 
 def _compare(group: list[Record]) -> None:
@@ -200,30 +302,78 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "—" if value is None else format(value, pattern)
 
 
-def write_report(records: list[Record], out: Path, time_limits: dict[str, float]) -> None:
+def write_report(records: list[Record], out: Path, time_limits: dict[str, float],
+                 lps: list[dict[str, Any]] | None = None) -> None:
+    lps = lps or []
+    g = git_state(Path(__file__).resolve().parent.parent)
     (out / "report.json").write_text(json.dumps(
-        {"machine": machine(), "git": git_state(Path(__file__).resolve().parent.parent), "time_limits": time_limits,
-         "records": [asdict(r) for r in records]}, indent=1))
+        {"machine": machine(), "git": g, "time_limits": time_limits,
+         "records": [asdict(r) for r in records], "lp_values": lps, "best_known": [
+             {"family": f, "seed": s, "plan": p, "bound": b} for (f, s), (p, b) in BEST_KNOWN.items()]}, indent=1))
     lines = [
-        "| family | orders | method | status | cost | vs greedy | bound | gap | gap to best bound | build s | "
-        "solve s | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| family | orders | limit s | method | status | cost | vs greedy | bound | gap | gap to best bound | "
+        "build s | solve s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
         vs = "—" if r.vs_greedy is None else f"{100 * r.vs_greedy:+.1f} %"
+        seed = "" if r.seed == 0 else f" (seed {r.seed})"
         lines.append(
-            f"| {r.family} | {r.orders:,} | {r.method} | {r.status} | {_fmt(r.cost, ',.0f')} | {vs} | "
+            f"| {r.family}{seed} | {r.orders:,} | {r.time_limit:g} | {r.method} | {r.status} | "
+            f"{_fmt(r.cost, ',.0f')} | {vs} | "
             f"{_fmt(r.bound, ',.0f')} | {_fmt(None if r.gap is None else 100 * r.gap, '.2f')} | "
             f"{_fmt(None if r.gap_best is None else 100 * r.gap_best, '.2f')} | {r.build_seconds:.2f} | "
             f"{r.solve_seconds:.1f} | {r.peak_mb:,.0f} |"
         )
     m = machine()
-    g = git_state(Path(__file__).resolve().parent.parent)
     tree = f"{g['changed_files']} files changed" if g["dirty"] else "clean tree"
     header = (f"Machine: {m['cpus']} cores, {m['platform']}, Python {m['python']}; commit {g['commit']} ({tree}). "
-              f"Time limits: {', '.join(f'{k} {v:g} s' for k, v in time_limits.items())}. Gaps in %.\n\n")
-    (out / "report.md").write_text(header + "\n".join(lines) + "\n")
+              "Time limits per row (limit s). Gaps in %.\n\n")
+    text = header + "\n".join(lines) + "\n" + known_table(records) + lp_values_table(lps)
+    (out / "report.md").write_text(text)
     plot(records, out)
+
+
+def known_table(records: list[Record]) -> str:
+    """Each measured plan of an instance with a best known plan: how far above it, and its bound how far below."""
+    rows = [r for r in records if (r.family, r.seed) in BEST_KNOWN and r.cost is not None]
+    if not rows:
+        return ""
+    lines = [
+        "",
+        "Against the best known plans and bounds (benchmarks/reference/README.md):",
+        "",
+        "| family | seed | limit s | method | cost | best known plan | above it | bound | best known bound | "
+        "bound below it |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        plan, bound = BEST_KNOWN[r.family, r.seed]
+        cost = r.cost or 0.0
+        below = "—" if r.bound is None else f"{100 * (bound - r.bound) / bound:.2f} %"
+        lines.append(f"| {r.family} | {r.seed} | {r.time_limit:g} | {r.method} | {cost:,.0f} | {plan:,.2f} | "
+                     f"{100 * (cost - plan) / plan:+.2f} % | {_fmt(r.bound, ',.0f')} | {bound:,.0f} | {below} |")
+    return "\n".join(lines) + "\n"
+
+
+def lp_values_table(lps: list[dict[str, Any]]) -> str:
+    """The LP relaxation's value of each generated problem under each strengthening, cumulatively."""
+    if not lps:
+        return ""
+    lines = ["", "LP relaxation of the whole problem under each strengthening (cumulative; "
+             "solver/model/strengthen.py):", "",
+             "| family | seed | model | columns | rows | LP value | adds | LP s |", "|---|---|---|---|---|---|---|---|"]
+    for entry in lps:
+        previous = None
+        for name, _ in LP_ROWS:
+            v = entry.get(name)
+            if v is None:
+                continue
+            adds = "—" if previous is None or v["lp"] is None else f"{v['lp'] - previous:+,.1f}"
+            lines.append(f"| {entry['family']} | {entry['seed']} | {name} | {v['columns']:,} | {v['rows']:,} | "
+                         f"{_fmt(v['lp'], ',.1f')} | {adds} | {v['seconds']:.2f} |")
+            previous = v["lp"] if v["lp"] is not None else previous
+    return "\n".join(lines) + "\n"
 
 
 def plot(records: list[Record], out: Path) -> None:

@@ -346,7 +346,7 @@ def search(
         t = time.time()
         candidate = state.plan()
         ev = evaluate(problem, candidate)
-        eval_every = max(1.0, 5 * (time.time() - t))
+        eval_every = max(2.0, 10 * (time.time() - t))  # the evaluator takes a core from the moves meanwhile
         last_eval = time.time()
         if ev.feasible and ev.better_than(checkpoint_eval):
             checkpoint, checkpoint_eval = candidate, ev

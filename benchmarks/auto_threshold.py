@@ -6,12 +6,14 @@ at each time limit, each solve in a fresh ``spawn`` process so no solver state
 is shared between runs. A problem's reference cost is the best cost any of its
 runs found; each run is reported as its cost in % above that reference. The
 threshold is the largest line count at which ``mip`` is at least as good as
-``decompose`` at every time limit, on average over the seeds.
+``decompose`` at every time limit, on average over the seeds; if there is none,
+the smallest size where ``mip`` still won at some time limit (else 0).
 
 Command line::
 
     python -m benchmarks.auto_threshold            # the full measurement (~15 min on 2 cores)
     python -m benchmarks.auto_threshold --sizes 100 --seeds 0 --time-limits 5
+    python -m benchmarks.auto_threshold --resummarise benchmarks/results/auto_threshold.json
 
 writes ``benchmarks/results/auto_threshold.md`` and ``auto_threshold.json``.
 """
@@ -263,8 +265,17 @@ def mip_holds(row: dict[str, Any]) -> bool:
     return all(v["winner"] in ("mip", "tie") for v in row["by_limit"].values())
 
 
+def mip_wins_somewhere(row: dict[str, Any]) -> bool:
+    """Whether ``mip`` is at least as good as ``decompose`` at some time limit of a summary row."""
+    return any(v["winner"] in ("mip", "tie") for v in row["by_limit"].values())
+
+
 def choose_threshold(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The largest line count at which ``mip`` is at least as good as ``decompose`` at every time limit.
+
+    When ``mip`` holds at no size at every limit (``decompose`` wins everywhere), the
+    fallback: the smallest size where ``mip`` still won (or tied) at some time limit,
+    else 0.
 
     Parameters
     ----------
@@ -274,18 +285,24 @@ def choose_threshold(rows: list[dict[str, Any]]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``threshold`` (the largest line count among that size's problems, so each of them
-        would get ``mip``; 0 when ``mip`` never holds), ``size`` (the target size or None),
-        ``mip_sizes`` (every size where ``mip`` holds) and ``contiguous`` (whether those are
-        exactly the smallest sizes, i.e. the choice is a clean cut).
+        ``threshold`` (the largest line count among the chosen size's problems, so each of
+        them would get ``mip``; 0 when ``mip`` never won), ``size`` (the target size or None),
+        ``rule`` (``every limit``, ``fallback`` or ``never``), ``mip_sizes`` (every size where
+        ``mip`` holds at every limit), ``some_limit_sizes`` (where it won at some limit) and
+        ``contiguous`` (whether ``mip_sizes`` are exactly the smallest sizes: a clean cut).
     """
     holds = [row["size"] for row in rows if mip_holds(row)]
-    if not holds:
-        return {"threshold": 0, "size": None, "mip_sizes": [], "contiguous": True}
-    size = max(holds)
+    somewhere = [row["size"] for row in rows if mip_wins_somewhere(row)]
+    common = {"mip_sizes": holds, "some_limit_sizes": somewhere,
+              "contiguous": holds == [r["size"] for r in rows][: len(holds)]}
+    if holds:
+        size, rule = max(holds), "every limit"
+    elif somewhere:
+        size, rule = min(somewhere), "fallback"
+    else:
+        return {"threshold": 0, "size": None, "rule": "never"} | common
     row = next(r for r in rows if r["size"] == size)
-    prefix = [r["size"] for r in rows][: len(holds)]
-    return {"threshold": int(row["max_lines"]), "size": size, "mip_sizes": holds, "contiguous": holds == prefix}
+    return {"threshold": int(row["max_lines"]), "size": size, "rule": rule} | common
 
 
 def _pct(value: float) -> str:
@@ -319,7 +336,9 @@ def markdown(runs: list[Run], rows: list[dict[str, Any]], choice: dict[str, Any]
         f"Commit {g['commit']} ({tree}); machine: {m['cpus']} cores, {m['platform']}, Python {m['python']}; "
         f"{m['when']}. Family `{FAMILY}` with fewer orders, seeds {', '.join(map(str, header['seeds']))}, "
         f"`SolveOptions(time_limit=T, workers={WORKERS})`, each solve in a fresh process, one at a time. "
-        "Costs in % above the best cost any run found on the same problem, mean over seeds.",
+        "Costs in % above the best cost any run found on the same problem, mean over seeds."
+        + (f" Summary re-derived from the stored runs by commit {header['summarised_by']['commit']}."
+           if "summarised_by" in header else ""),
         "",
         "| lines | " + " | ".join(f"mip T={t:g} s | decompose T={t:g} s | winner T={t:g} s" for t in limits) + " |",
         "|---|" + "---|---|---|" * len(limits),
@@ -332,14 +351,19 @@ def markdown(runs: list[Run], rows: list[dict[str, Any]], choice: dict[str, Any]
             cells += [_pct(v["mip"]), _pct(v["decompose"]), v["winner"]]
         out.append(f"| {lines} | " + " | ".join(cells) + " |")
     out.append("")
-    if choice["size"] is None:
-        out.append("`mip` is at least as good as `decompose` at no size: threshold 0 (decompose everywhere).")
+    if choice["rule"] == "never":
+        out.append("`mip` is at least as good as `decompose` at no size and no time limit: threshold 0.")
     else:
-        cut = "" if choice["contiguous"] else (
-            f" Not a clean cut: `mip` holds at sizes {choice['mip_sizes']} only.")
-        out.append(f"Largest size where `mip` is at least as good at every time limit: ~{choice['size']} lines "
-                   f"(problems of {'/'.join(str(n) for n in rows_by_size(rows)[choice['size']])} lines): "
-                   f"threshold {choice['threshold']}.{cut}")
+        lines_of = "/".join(str(n) for n in rows_by_size(rows)[choice["size"]])
+        if choice["rule"] == "every limit":
+            cut = "" if choice["contiguous"] else f" Not a clean cut: `mip` holds at sizes {choice['mip_sizes']} only."
+            out.append(f"Largest size where `mip` is at least as good at every time limit: ~{choice['size']} lines "
+                       f"(problems of {lines_of} lines): threshold {choice['threshold']}.{cut}")
+        else:
+            out.append(f"`mip` is at least as good as `decompose` at every time limit at no size: the threshold is "
+                       f"below {rows[0]['size']} lines. Fallback: the smallest size where `mip` still won at some "
+                       f"time limit, ~{choice['size']} lines (problems of {lines_of} lines; it won at some limit at "
+                       f"sizes {choice['some_limit_sizes']}): threshold {choice['threshold']}.")
     out += [
         "",
         "Every run (cost from the evaluator, wall seconds of `solve`, one-minute load average before the run):",
@@ -407,6 +431,27 @@ def run(
                         r = measure(path, method, float(limit))
                         runs.append(Run(size=size, seed=seed, orders=orders, lines=n_lines, method=method,
                                         time_limit=float(limit), load_before=load, **r))
+    return write(runs, header, out)
+
+
+def write(runs: list[Run], header: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Compare, summarise and choose, then write ``auto_threshold.md`` and ``auto_threshold.json`` to ``out``.
+
+    Parameters
+    ----------
+    runs : list of Run
+        Every run.
+    header : dict
+        ``machine`` and ``git`` of the measurement, ``seeds``, ``time_limits`` and optionally
+        ``summarised_by`` (the git state of a later re-summary).
+    out : Path
+        The directory.
+
+    Returns
+    -------
+    dict
+        What ``auto_threshold.json`` holds.
+    """
     compare(runs)
     rows = summarise(runs)
     choice = choose_threshold(rows)
@@ -417,6 +462,30 @@ def run(
     result = header | {"runs": [asdict(r) for r in runs], "summary": summary, "choice": choice}
     (out / "auto_threshold.json").write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
     return result
+
+
+def resummarise(path: Path, out: Path) -> dict[str, Any]:
+    """Re-derive the summary and the choice from the runs stored in ``path``, without solving.
+
+    The header keeps the measurement's commit and machine and adds ``summarised_by``.
+
+    Parameters
+    ----------
+    path : Path
+        An ``auto_threshold.json``.
+    out : Path
+        The directory to write to.
+
+    Returns
+    -------
+    dict
+        What ``auto_threshold.json`` now holds.
+    """
+    stored = json.loads(path.read_text())
+    fields = set(Run.__dataclass_fields__)
+    runs = [Run(**{k: v for k, v in r.items() if k in fields and k != "above_best"}) for r in stored["runs"]]
+    header = {k: stored[k] for k in ("machine", "git", "seeds", "time_limits")} | {"summarised_by": git_state(REPO)}
+    return write(runs, header, out)
 
 
 def _finite(value: Any) -> Any:
@@ -443,10 +512,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--time-limits", type=float, nargs="+", default=list(TIME_LIMITS), help="seconds")
     parser.add_argument("--out", type=Path, default=RESULTS, help="output directory")
+    parser.add_argument("--resummarise", type=Path, metavar="JSON",
+                        help="re-derive the report from the runs stored in an auto_threshold.json, without solving")
     args = parser.parse_args(argv)
-    result = run(args.sizes, args.seeds, args.time_limits, args.out)
+    if args.resummarise:
+        result = resummarise(args.resummarise, args.out)
+    else:
+        result = run(args.sizes, args.seeds, args.time_limits, args.out)
     choice = result["choice"]
-    print(f"threshold: {choice['threshold']} lines (size {choice['size']}, mip holds at {choice['mip_sizes']})")
+    print(f"threshold: {choice['threshold']} lines ({choice['rule']}: size {choice['size']}; mip holds at every "
+          f"limit at {choice['mip_sizes']}, at some limit at {choice['some_limit_sizes']})")
     return 0
 
 

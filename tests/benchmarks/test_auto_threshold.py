@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.auto_threshold import Run, choose_threshold, compare, markdown, orders_for, summarise
+from benchmarks.auto_threshold import (
+    Run,
+    choose_threshold,
+    compare,
+    markdown,
+    orders_for,
+    resummarise,
+    summarise,
+    write,
+)
 
 
 def _run(size: int, seed: int, method: str, limit: float, cost: float | None, lines: int | None = None) -> Run:
@@ -49,10 +59,15 @@ def test_the_threshold_is_the_largest_size_where_mip_holds_at_every_limit() -> N
     assert [r["by_limit"][20.0]["winner"] for r in rows] == ["mip", "tie", "tie", "tie"]
     assert rows[3]["by_limit"][5.0]["mip"] == float("inf")  # no plan: infinitely worse
     choice = choose_threshold(rows)
-    assert choice == {"threshold": 200, "size": 200, "mip_sizes": [100, 200], "contiguous": True}
+    assert choice == {"threshold": 200, "size": 200, "rule": "every limit", "mip_sizes": [100, 200],
+                      "some_limit_sizes": [100, 200, 300, 400], "contiguous": True}
     # The threshold covers every problem of the size: the largest line count among its seeds.
     assert choose_threshold(rows[:1])["threshold"] == 100
-    assert choose_threshold(rows[2:]) == {"threshold": 0, "size": None, "mip_sizes": [], "contiguous": True}
+    # Decompose wins everywhere at some limit: the smallest size where mip still won at one.
+    fallback = choose_threshold(rows[2:])
+    assert fallback["rule"] == "fallback" and fallback["threshold"] == 300 and fallback["mip_sizes"] == []
+    never = [r | {"by_limit": {t: v | {"winner": "decompose"} for t, v in r["by_limit"].items()}} for r in rows]
+    assert choose_threshold(never)["threshold"] == 0 and choose_threshold(never)["rule"] == "never"
     header: dict[str, Any] = {"machine": {"cpus": 2, "platform": "Linux", "python": "3.11", "when": "now"},
                               "git": {"commit": "abc1234", "dirty": False, "changed_files": 0},
                               "seeds": [0, 1], "time_limits": [5.0, 20.0]}
@@ -61,6 +76,18 @@ def test_the_threshold_is_the_largest_size_where_mip_holds_at_every_limit() -> N
     assert "| 99/100 | 0.00 | 1.00 | mip | 0.00 | 1.00 | mip |" in text
     assert "| 400/400 | no plan | 0.00 | decompose | 0.00 | 0.00 | tie |" in text
     assert "threshold 200." in text
+
+
+def test_the_report_can_be_re_derived_from_its_stored_runs(tmp_path: Path) -> None:
+    header: dict[str, Any] = {"machine": {"cpus": 2, "platform": "Linux", "python": "3.11", "when": "now"},
+                              "git": {"commit": "abc1234", "dirty": False, "changed_files": 0},
+                              "seeds": [0, 1], "time_limits": [5.0, 20.0]}
+    first = write(_runs(), header, tmp_path)
+    again = resummarise(tmp_path / "auto_threshold.json", tmp_path / "again")
+    assert again["choice"] == first["choice"] and again["runs"] == first["runs"]
+    assert again["git"]["commit"] == "abc1234" and "summarised_by" in again
+    text = (tmp_path / "again" / "auto_threshold.md").read_text()
+    assert text.startswith("Commit abc1234") and "re-derived from the stored runs" in text
 
 
 def test_orders_are_chosen_to_match_the_target_line_count() -> None:

@@ -41,8 +41,18 @@ from stockplan.solver.reconcile import (
 
 DEFAULT_BACKEND = "highs"
 METHODS = ("auto", "mip", "decompose")
-# Above this many order lines one monolithic MIP stops paying off within a minute (benchmarks).
-AUTO_MIP_MAX_LINES = 300
+# method="auto": one monolithic MIP up to this many order lines, the decomposition above.
+# Measured in benchmarks/results/auto_threshold.md (python -m benchmarks.auto_threshold, commit 69824ce;
+# small family with fewer orders, ~100-700 lines, seeds 0 and 1, 5 s and 20 s, workers=2), cost in % above
+# the best any run found, mean over seeds, mip vs decompose: at 5 s decompose is better at every size
+# (100 lines: 1.36 vs 0.31; 200: 3.66 vs 2.18; 300: 24.90 vs 7.71; 400: 25.51 vs 0.90; 550: 59.56 vs 3.72;
+# 700: 43.62 vs 2.00), so mip is at least as good at both limits at no size: the threshold is below 100.
+# Fallback (the smallest size where mip still won at some limit): ~100 lines (problems of 98 and 100 lines),
+# where at 20 s mip proves the optimum on both seeds (0.00 vs 0.01) while decompose's bound is 10-19 % off.
+# At 300 lines mip also won at 20 s (1.32 vs 2.90) but lost at 200, 400, 550 and 700 (e.g. 400: 6.48 vs 0.00).
+# Not measured at the default 60 s limit, where mip catches up: one spot check on mixed-medium (196 lines,
+# optimum 5,391.66) gave mip 5,452.27 against decompose 5,544.90 at 60 s (at 10 s: 6,066.33 against 5,625.15).
+AUTO_MIP_MAX_LINES = 100
 # Wall-clock grace beyond the time limit before an isolated solver process is killed (default).
 KILL_GRACE_SECONDS = 5.0
 # An explained solve keeps min(15 % of T, 30 s) for the report and pricing: pricing 20
@@ -168,7 +178,11 @@ def explain_reserve(time_limit: float, report_seconds: float) -> float:
 
 
 def resolve_method(method: str, n_lines: int) -> str:
-    """``mip`` or ``decompose``: what ``auto`` means for a problem of ``n_lines`` order lines."""
+    """``mip`` or ``decompose``: what ``auto`` means for a problem of ``n_lines`` order lines.
+
+    ``auto`` is ``mip`` up to :data:`AUTO_MIP_MAX_LINES` (100) order lines and ``decompose``
+    above, as measured in ``benchmarks/results/auto_threshold.md``.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     if method == "auto":

@@ -272,7 +272,8 @@ def test_kill_9_of_the_server_loses_no_job_and_takes_its_workers_along(
     medium = example_problem("mixed-medium")
     small = [example_problem("three-customers"), generate("tiny", 1), generate("tiny", 2), generate("tiny", 3)]
     # mixed-medium runs into its 6 s limit (HiGHS takes tens of seconds to prove it): two solving, four queued.
-    long_ids = [submit(server.client, medium, time_limit=6, explain=False) for _ in range(2)]
+    # One MIP in the worker itself (its 196 lines are above auto's threshold, which would decompose them).
+    long_ids = [submit(server.client, medium, time_limit=6, explain=False, method="mip") for _ in range(2)]
     queued_ids = [submit(server.client, p, time_limit=5) for p in small]
     submitted = long_ids + queued_ids
 
@@ -340,7 +341,7 @@ def test_cancel_of_a_running_job_keeps_its_best_plan_and_the_server_stays_health
 ) -> None:
     server = servers.start(database_url, workers=1)
     medium = example_problem("mixed-medium")
-    job_id = submit(server.client, medium, time_limit=30)
+    job_id = submit(server.client, medium, time_limit=30, method="mip")  # one MIP in the worker: a long solve
 
     def worker() -> int | None:
         row = job_rows(db)[job_id]

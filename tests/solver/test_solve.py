@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from stockplan.models.plan import Status
@@ -13,10 +16,11 @@ from stockplan.solver.decode import decode_plan, encode_plan
 from stockplan.solver.evaluator import evaluate
 from stockplan.solver.greedy import greedy_plan
 from stockplan.solver.indexing import build_index
-from stockplan.solver.solve import run_backend, solve
+from stockplan.solver.solve import AUTO_MIP_MAX_LINES, resolve_method, run_backend, solve
 from tests.conftest import example, example_data
 
 EXACT = SolveOptions(time_limit=300, gap=0.0)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_close(value: float, target: float, rel: float = 1e-6) -> None:
@@ -25,7 +29,9 @@ def assert_close(value: float, target: float, rel: float = 1e-6) -> None:
 
 @pytest.mark.parametrize("name", ["three-customers", "mixed-small", "mixed-medium"])
 def test_example_reaches_known_optimum_with_default_backend(name: str, expected: dict) -> None:
-    plan = solve(example(name), EXACT)
+    # One MIP proves the optimum (mixed-medium's 196 lines are above auto's threshold: asked for by name).
+    plan = solve(example(name), EXACT, method="mip")
+    assert plan.method == "mip"
     assert plan.status == Status.OPTIMAL
     assert_close(plan.cost, expected[f"{name}.json"]["min_cost_optimum"])
     assert plan.gap is not None and plan.gap <= 1e-6
@@ -48,6 +54,20 @@ def test_small_examples_reach_optimum_with_every_backend(backend: str, name: str
     assert plan.backend == backend
     assert evaluate(example(name), plan).feasible
     assert_close(plan.cost, expected[f"{name}.json"]["min_cost_optimum"])
+
+
+def test_auto_is_one_mip_up_to_the_measured_threshold_and_the_decomposition_above() -> None:
+    results = json.loads((ROOT / "benchmarks" / "results" / "auto_threshold.json").read_text())
+    assert results["choice"]["threshold"] == AUTO_MIP_MAX_LINES  # the number the measurement chose
+    assert resolve_method("auto", AUTO_MIP_MAX_LINES) == "mip"
+    assert resolve_method("auto", AUTO_MIP_MAX_LINES + 1) == "decompose"
+    assert resolve_method("mip", 10 * AUTO_MIP_MAX_LINES) == "mip" and resolve_method("decompose", 1) == "decompose"
+    with pytest.raises(ValueError, match="unknown method"):
+        resolve_method("fast", 1)
+    # The bundled examples: mixed-small (46 lines) takes one MIP, mixed-medium (196 lines) the decomposition.
+    assert solve(example("mixed-small"), SolveOptions(time_limit=10)).method == "mip"
+    medium = solve(example("mixed-medium"), SolveOptions(time_limit=5, workers=2))
+    assert medium.method == "decompose" and evaluate(example("mixed-medium"), medium).feasible
 
 
 def test_three_customers_under_min_cost_has_cost_26() -> None:
@@ -84,7 +104,9 @@ def test_solution_beats_or_equals_greedy() -> None:
 
 
 def test_time_limit_returns_best_plan_with_bound(expected: dict) -> None:
-    plan = solve(example("mixed-medium"), SolveOptions(time_limit=1.0, gap=0.0))
+    # The monolith stopped by its limit (auto would decompose mixed-medium's 196 lines).
+    plan = solve(example("mixed-medium"), SolveOptions(time_limit=1.0, gap=0.0), method="mip")
+    assert plan.method == "mip"
     assert plan.status in (Status.TIME_LIMIT, Status.OPTIMAL)
     assert evaluate(example("mixed-medium"), plan).feasible
     # The solver's bound, unclamped: under the known optimum, which is under the plan's cost.

@@ -63,6 +63,8 @@ MIP_SHARE = 0.0
 # A part's rounding (round 0) gains nothing after this long on generated parts of 500 lines.
 ROUNDING_MAX_SECONDS = 3.0
 ROUNDING_PART_LINES = 500
+# Round 0's share of the time (its parts' limits are cut from it by size).
+ROUNDING_SHARE = 0.5
 # The whole problem's MIP runs beside the moves (for its bound) up to this many lines, for limits
 # of at least this long: on 1,000 orders its bound reached 99,783 in 30 s against 98,703 from the parts.
 WHOLE_MIP_MAX_LINES = 3000
@@ -75,7 +77,10 @@ WHOLE_LP_MAX_LINES = 40_000
 WHOLE_LP_SHARE = 0.5
 # Round 0's part LPs (their sum is the bound of larger problems) and roundings.
 ROUNDING_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=True, segment_flows=False)
-WHOLE_MIP_MIN_SECONDS = 20.0
+WHOLE_MIP_MIN_SECONDS = 10.0
+# ... and at any limit up to this many lines, where the parts' LP alone left gaps of 10-19 % on
+# problems of 100-200 lines (benchmarks/results/auto_threshold.md) and the MIP proves optimality.
+WHOLE_MIP_ALWAYS_LINES = 500
 
 
 def coupled_parts(ix: ProblemIndex, target_lines: int = 100) -> list[np.ndarray]:
@@ -534,6 +539,7 @@ def solve_decomposed(
     supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
 
     lost = moves = kept = 0
+    eval_seconds = 0.0
     # The whole problem's model, to check the returned plan's objective against the evaluator's:
     # built while the first round's parts run (this process only waits for them then).
     full: tuple[MipModel, ModelMap] | None = None
@@ -571,7 +577,7 @@ def solve_decomposed(
                 fixed = [{o: target[o] for o in part_links[c]} for c in range(len(parts))]
                 starts = warm
             # Time per part by size: round 0 is quick, round 1 takes most of what is left.
-            part_share = 0.5 if rnd == 0 else (mip_share if search_groups else 0.7) if rnd == 1 else 0.9
+            part_share = ROUNDING_SHARE if rnd == 0 else (mip_share if search_groups else 0.7) if rnd == 1 else 0.9
             budget = remaining * part_share * max(1, workers)
             limits = np.maximum(0.2, budget * sizes / sizes.sum())
             if rnd == 0 and search_groups:
@@ -606,7 +612,9 @@ def solve_decomposed(
             wanted = complete_order_periods(problem, merge_plans(plans), links)
             plans = align_split_orders(problem, plans, links)
             candidate = merge_plans(plans)
+            evaluated = time.perf_counter()
             ev = evaluate(problem, candidate)
+            eval_seconds = time.perf_counter() - evaluated
             log.debug("round %d: feasible=%s cost=%.2f bound=%s parts without a plan=%d", rnd, ev.feasible, ev.cost,
                       best_bound, sum(r.plan is None for r in results))
             improved = ev.feasible and ev.better_than(best_eval)
@@ -624,13 +632,14 @@ def solve_decomposed(
             # On a problem small enough, one worker runs the whole problem's MIP from the incumbent meanwhile:
             # its dual bound is the whole problem's (HiGHS's cuts on the whole model raise it most).
             whole = None
-            if workers >= 2 and ix.n_lines <= WHOLE_MIP_MAX_LINES and options.limit >= WHOLE_MIP_MIN_SECONDS:
+            if workers >= 2 and ix.n_lines <= WHOLE_MIP_MAX_LINES and (
+                    options.limit >= WHOLE_MIP_MIN_SECONDS or ix.n_lines <= WHOLE_MIP_ALWAYS_LINES):
                 whole_options = replace(options, time_limit=wall_deadline - time.time(), threads=1)
                 whole = runner.call(whole_problem_mip, best_plan, whole_options, backend, wall_deadline - 1.0)
             progress.report("lns", "moves over SKU groups")
             found = lns.search(problem, ix, best_plan, best_eval, None if np.isnan(lp_sku).any() else lp_sku,
                                runner.call, options, backend, workers - (whole is not None), wall_deadline - 0.2,
-                               full)
+                               full, eval_seconds)
             if found.evaluation.feasible and found.evaluation.better_than(best_eval):
                 best_plan, best_eval, best_cost = found.plan, found.evaluation, found.evaluation.objective
             moves, kept = found.moves, found.kept

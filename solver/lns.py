@@ -311,12 +311,14 @@ def search(
     workers: int,
     wall_deadline: float,
     full: tuple[MipModel, ModelMap] | None = None,
+    eval_seconds: float = 0.0,
 ) -> SearchResult:
     """Improve a feasible ``incumbent`` by moves on SKU groups until ``wall_deadline`` (``time.time()``).
 
     ``submit(fn, *args)`` runs ``fn(ix, *args)`` in a worker and returns a future;
     ``lp_sku`` is the LP relaxation's cost per SKU (None: groups are seeded by the
-    incumbent's own cost per SKU).
+    incumbent's own cost per SKU). The moves stop early enough for the last
+    checkpoint's evaluation (``eval_seconds``, then as measured) to end by the deadline.
     """
     started = time.time()
     model, mapping = full if full is not None else build_model(ix)
@@ -342,11 +344,12 @@ def search(
         return plan_sku - (lp_sku if lp_sku is not None else 0.0)
 
     def take_checkpoint() -> None:
-        nonlocal checkpoint, checkpoint_eval, pending_saving, last_eval, eval_every
+        nonlocal checkpoint, checkpoint_eval, pending_saving, last_eval, eval_every, eval_seconds
         t = time.time()
         candidate = state.plan()
         ev = evaluate(problem, candidate)
-        eval_every = max(2.0, 10 * (time.time() - t))  # the evaluator takes a core from the moves meanwhile
+        eval_seconds = time.time() - t
+        eval_every = max(2.0, 10 * eval_seconds)  # the evaluator takes a core from the moves meanwhile
         last_eval = time.time()
         if ev.feasible and ev.better_than(checkpoint_eval):
             checkpoint, checkpoint_eval = candidate, ev
@@ -361,7 +364,7 @@ def search(
         pending_saving = 0.0
 
     sweep_kept, sweep_proven, quiet = 0, True, 0
-    while time.time() < wall_deadline - 0.1 and not stop_requested():
+    while time.time() < wall_deadline - 0.1 - 1.2 * eval_seconds and not stop_requested():
         if not queue and not in_flight:
             quiet = quiet + 1 if out.sweeps and sweep_kept == 0 and sweep_proven else 0
             if quiet >= 2 and out.sweeps >= len(SCHEDULE):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from benchmarks.generator import generate
-from stockplan.models.plan import load_plan
+from stockplan.models.plan import Decisions, load_plan
 from stockplan.models.problem import Problem
 from stockplan.models.validation import load_problem
 from stockplan.solver.backends import get_backend
@@ -42,6 +42,15 @@ def _small0() -> Problem:
     return load_problem(json.loads((REFERENCE / "small0.json").read_text())).canonical()
 
 
+def assert_kept_at_cost(problem: Problem, plan: Decisions, flags: Strengthening, tol: float = 1e-6) -> None:
+    """``plan`` encodes into the model built with ``flags`` as a feasible point costing what the evaluator says."""
+    ix = build_index(problem)
+    model, mapping = build_model(ix, strengthen=flags)
+    x = encode_plan(ix, model, mapping, plan)
+    assert x is not None and model.max_violation(x) <= 1e-6
+    assert model.objective(x) == pytest.approx(evaluate(problem, plan).objective, abs=tol)
+
+
 def _lp(model: MipModel) -> np.ndarray:
     result = get_backend("highs").solve(replace(model, integrality=np.zeros_like(model.integrality)),
                                         SolveOptions(time_limit=120, gap=0.0))
@@ -57,23 +66,13 @@ def _lp_value(model: MipModel) -> float:
 @pytest.mark.parametrize("flags", [ALL, R3_ONLY, R5_ONLY], ids=["all", "R3", "R5"])
 def test_the_examples_optimal_plans_keep_every_strengthening_at_their_cost(name: str, flags: Strengthening) -> None:
     problem = example(name).canonical()
-    plan = solve(problem, SolveOptions(time_limit=30, gap=0.0), method="mip")
-    ix = build_index(problem)
-    model, mapping = build_model(ix, strengthen=flags)
-    x = encode_plan(ix, model, mapping, plan)
-    assert x is not None and model.max_violation(x) <= 1e-6
-    assert model.objective(x) == pytest.approx(evaluate(problem, plan).objective, abs=1e-6)
+    assert_kept_at_cost(problem, solve(problem, SolveOptions(time_limit=30, gap=0.0), method="mip"), flags)
 
 
 @pytest.mark.parametrize("seed", [0, 3, 7])
 def test_greedy_plans_of_generated_problems_keep_every_strengthening(seed: int) -> None:
     problem = load_problem(generate("tiny", seed=seed, orders=40)).canonical()
-    ix = build_index(problem)
-    plan = greedy_plan(ix)
-    model, mapping = build_model(ix, strengthen=ALL)
-    x = encode_plan(ix, model, mapping, plan)
-    assert x is not None and model.max_violation(x) <= 1e-6
-    assert model.objective(x) == pytest.approx(evaluate(problem, plan).objective, abs=1e-6)
+    assert_kept_at_cost(problem, greedy_plan(build_index(problem)), ALL)
 
 
 def test_tight_segments_hold_no_more_packs_than_can_be_used_from_arrival_on() -> None:
@@ -96,13 +95,8 @@ def test_tight_segments_hold_no_more_packs_than_can_be_used_from_arrival_on() ->
 
 
 def test_the_best_known_plan_of_1000_orders_keeps_every_strengthening_at_its_cost() -> None:
-    problem = _small0()
     best = load_plan(json.loads((REFERENCE / "small0-best-plan.json").read_text()))
-    ix = build_index(problem)
-    model, mapping = build_model(ix, strengthen=ALL)
-    x = encode_plan(ix, model, mapping, best)
-    assert x is not None and model.max_violation(x) <= 1e-6
-    assert model.objective(x) == pytest.approx(evaluate(problem, best).cost, abs=1e-4)
+    assert_kept_at_cost(_small0(), best, ALL, tol=1e-4)
 
 
 def test_dropship_links_cut_off_the_plain_lp_optimum() -> None:

@@ -636,7 +636,7 @@ def solve_decomposed(
                     options.limit >= WHOLE_MIP_MIN_SECONDS or ix.n_lines <= WHOLE_MIP_ALWAYS_LINES):
                 whole_options = replace(options, time_limit=wall_deadline - time.time(), threads=1)
                 whole = runner.call(whole_problem_mip, best_plan, whole_options, backend, wall_deadline - 1.0)
-            progress.report("lns", "moves over SKU groups")
+            progress.report("lns", "moves over SKU groups", bound=best_bound, round=len(history) + 1)
             found = lns.search(problem, ix, best_plan, best_eval, None if np.isnan(lp_sku).any() else lp_sku,
                                runner.call, options, backend, workers - (whole is not None), wall_deadline - 0.2,
                                full, eval_seconds)

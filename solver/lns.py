@@ -355,7 +355,7 @@ def search(
             checkpoint, checkpoint_eval = candidate, ev
             out.history.append((time.time() - started, ev.objective))
             progress.report("lns", f"sweep {out.sweeps}: {out.kept} of {out.moves} moves kept",
-                            best_cost=ev.objective)
+                            best_cost=ev.objective, round=out.sweeps)
         else:
             # Moves that finished together disagreed (a shared supplier period): back to the checkpoint.
             log.debug("checkpoint refused: feasible=%s cost=%.2f against %.2f (expected saving %.2f)",

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 class Progress:
     """What a running solve has done so far."""
 
-    phase: str  # greedy, mip, lp, round, pricing, report, done
+    phase: str  # greedy, mip, lp, round, lns (moves over SKU groups), pricing, report, done
     detail: str = ""  # e.g. "round 2 of the decomposition"
     best_cost: float | None = None  # evaluator's objective of the best plan so far
     bound: float | None = None  # proven lower bound so far

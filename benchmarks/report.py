@@ -175,22 +175,30 @@ def plain_solve(problem: Any, options: Any, backend: str) -> dict[str, Any]:
             "build_seconds": build_seconds, "message": "; ".join([said, *problems])[:200]}
 
 
-def measure(path: Path, method: str, time_limit: float) -> dict[str, Any]:
+def in_child(target: Any, args: tuple[Any, ...], timeout: float) -> tuple[dict[str, Any] | None, str]:
+    """Run ``target(*args, queue)`` in a fresh (spawned) process: what it put on the queue, or None and why."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(str(path), method, time_limit, queue))
+    proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    # Solvers are stopped by the solve's own deadline; this only guards a hung child.
-    proc.join(time_limit * 2 + 120)
+    proc.join(timeout)
     if proc.is_alive():
         proc.kill()
         proc.join()
-        return {"status": "error", "cost": None, "bound": None, "gap": None, "build_seconds": 0.0,
-                "solve_seconds": time_limit * 2 + 120, "peak_mb": 0.0, "message": "killed: hung"}
+        return None, "killed: hung"
     if queue.empty():
-        return {"status": "error", "cost": None, "bound": None, "gap": None, "build_seconds": 0.0,
-                "solve_seconds": 0.0, "peak_mb": 0.0, "message": f"process exited with {proc.exitcode}"}
+        return None, f"process exited with {proc.exitcode}"
     result: dict[str, Any] = queue.get()
+    return result, ""
+
+
+def measure(path: Path, method: str, time_limit: float) -> dict[str, Any]:
+    # Solvers are stopped by the solve's own deadline; the timeout only guards a hung child.
+    timeout = time_limit * 2 + 120
+    result, why = in_child(_measure, (str(path), method, time_limit), timeout)
+    if result is None:
+        return {"status": "error", "cost": None, "bound": None, "gap": None, "build_seconds": 0.0,
+                "solve_seconds": timeout if why.startswith("killed") else 0.0, "peak_mb": 0.0, "message": why}
     return result
 
 
@@ -274,15 +282,7 @@ def _measure_lps(path: str, queue: Any) -> None:
 
 
 def measure_lps(path: Path) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_measure_lps, args=(str(path), queue))
-    proc.start()
-    proc.join(1500)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-    return queue.get() if not queue.empty() else {}
+    return in_child(_measure_lps, (str(path),), 1500)[0] or {}
 
 
 def _compare(group: list[Record]) -> None:

@@ -148,12 +148,10 @@ def build_model(
     set_stock_upper_bound(ctx, cols, model)
     if all_integer:
         model.integrality[:] = True
-    mapping = _model_map(ctx, cols, policy)
-    mapping.flows = flows
-    return model, mapping
+    return model, _model_map(ctx, cols, policy, flows)
 
 
-def _model_map(ctx: BuildContext, c: Columns, policy: PolicyMap) -> ModelMap:
+def _model_map(ctx: BuildContext, c: Columns, policy: PolicyMap, flows: SegmentFlows | None) -> ModelMap:
     """What each column of the build stands for."""
     seg = ctx.seg
     x, y, f, s = c.shipments, c.dropships, c.fills, c.shortfall
@@ -166,5 +164,5 @@ def _model_map(ctx: BuildContext, c: Columns, policy: PolicyMap) -> ModelMap:
         s_pair=s.pair, s_t=s.t,
         slot_ag=seg.slot_ag, slot_p=seg.slot_p,
         seg_slot=seg.seg_slot, seg_lo=seg.seg_lo, seg_hi=seg.seg_hi,
-        w_seg=c.purchases.w_seg, u_sup=u.sup, u_p=u.p, v_order=v.order, v_t=v.t, policy=policy,
+        w_seg=c.purchases.w_seg, u_sup=u.sup, u_p=u.p, v_order=v.order, v_t=v.t, policy=policy, flows=flows,
     )

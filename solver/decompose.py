@@ -58,29 +58,27 @@ from stockplan.solver.rounding import lp_rounding
 
 log = logging.getLogger(__name__)
 
-# With moves over SKU groups after it, the relaxed MIP round's share of what round 0 leaves.
-MIP_SHARE = 0.0
-# A part's rounding (round 0) gains nothing after this long on generated parts of 500 lines.
-ROUNDING_MAX_SECONDS = 3.0
+# Round 0: parts of at most this many lines (up to 3,000 lines, see part_size), this share of
+# the time, and no part longer than this (its rounding gains nothing after it on 500 lines);
+# its part LPs (their sum is the bound of larger problems) and roundings are built so.
 ROUNDING_PART_LINES = 500
-# Round 0's share of the time (its parts' limits are cut from it by size).
 ROUNDING_SHARE = 0.5
+ROUNDING_MAX_SECONDS = 3.0
+ROUNDING_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=True, segment_flows=False)
 # The whole problem's MIP runs beside the moves (for its bound) up to this many lines, for limits
-# of at least this long: on 1,000 orders its bound reached 99,783 in 30 s against 98,703 from the parts.
+# of at least this long, and at any limit up to WHOLE_MIP_ALWAYS_LINES, where the parts' LP alone
+# left gaps of 10-19 % on problems of 100-200 lines (benchmarks/results/auto_threshold.md). With
+# the per-segment flows, on 1,000 orders its bound reached 100,196 in 40 s (98,703 from the parts).
 WHOLE_MIP_MAX_LINES = 3000
-# The whole problem's MIP with the per-segment flows: on 1,000 orders its bound reached 100,196 in 40 s.
+WHOLE_MIP_MIN_SECONDS = 10.0
+WHOLE_MIP_ALWAYS_LINES = 500
 WHOLE_MIP_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=True, segment_flows=True)
-# Up to this many lines the whole problem's LP is solved beside round 0 (for its bound), within
-# this share of the limit: on 10,000 orders (17,748 lines) it took 14 s and gave 1,255,502, against
-# 1,235,492 from the parts' LPs (their cuts through 755 ship-complete orders are relaxed).
+# Above that and up to this many lines, the whole problem's LP is solved beside round 0 (for its
+# bound) within this share of the limit: on 10,000 orders (17,748 lines) it took 14 s and gave
+# 1,255,502, against 1,235,492 from the parts' LPs (their cuts through 755 ship-complete orders
+# are relaxed).
 WHOLE_LP_MAX_LINES = 40_000
 WHOLE_LP_SHARE = 0.5
-# Round 0's part LPs (their sum is the bound of larger problems) and roundings.
-ROUNDING_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=True, segment_flows=False)
-WHOLE_MIP_MIN_SECONDS = 10.0
-# ... and at any limit up to this many lines, where the parts' LP alone left gaps of 10-19 % on
-# problems of 100-200 lines (benchmarks/results/auto_threshold.md) and the MIP proves optimality.
-WHOLE_MIP_ALWAYS_LINES = 500
 
 
 def coupled_parts(ix: ProblemIndex, target_lines: int = 100) -> list[np.ndarray]:
@@ -406,10 +404,11 @@ def part_runner(ix: ProblemIndex, workers: int) -> Iterator[PartRunner]:
         runner.close()
 
 
-def gather_parts(futures: list[Any], wall_deadline: float) -> list[PartResult | None]:
-    """Each part's result, or None for a part that failed or had not answered by ``wall_deadline``."""
+def gather_parts(futures: list[Any], wall_deadline: float) -> list[Any]:
+    """Each task's result (a part's :class:`PartResult`, the whole LP's value), or None for a task that
+    failed or had not answered by ``wall_deadline``."""
     pending = set(range(len(futures)))
-    out: list[PartResult | None] = [None] * len(futures)
+    out: list[Any] = [None] * len(futures)
     stop_at: float | None = None
     while pending:
         for c in list(pending):
@@ -430,36 +429,13 @@ def gather_parts(futures: list[Any], wall_deadline: float) -> list[PartResult | 
     return out
 
 
-def _answer(future: Any, wall_deadline: float) -> Any:
-    """A task's result, waiting for it until ``wall_deadline`` at most; None if it failed or is late."""
-    while not future.done() and time.time() < wall_deadline:
-        time.sleep(0.02)
-    if not future.done():
-        future.cancel()
-        return None
-    try:
-        return future.result()
-    except Exception as exc:  # a lost worker: no bound from that task
-        log.warning("whole-problem task failed: %s: %s", type(exc).__name__, exc)
-        return None
-
-
 def fix_complete_orders(model: MipModel, mapping: ModelMap, periods: dict[int, int]) -> None:
     """Allow ship-complete orders only in a given period (-1: never) in a part's model.
 
     Delivery in that period stays a choice: parts that disagree are reconciled by
     :func:`align_split_orders`.
     """
-    if not periods:
-        return
-    v = model.blocks["v"]
-    orders = np.fromiter(periods.keys(), dtype=np.int64)
-    chosen = np.fromiter(periods.values(), dtype=np.int64)
-    pos = np.searchsorted(orders, mapping.v_order, sorter=np.argsort(orders))
-    pos = np.argsort(orders)[np.minimum(pos, orders.shape[0] - 1)]
-    held = orders[pos] == mapping.v_order
-    off = held & (chosen[pos] != mapping.v_t)
-    model.col_upper[np.arange(v.start, v.stop)[off]] = 0.0
+    lns.hold_complete_orders(model, mapping, periods, deliver=False)
 
 
 def _usable_periods(ix: ProblemIndex, parts: list[np.ndarray]) -> np.ndarray:
@@ -504,15 +480,14 @@ def solve_decomposed(
     max_rounds: int = 10,
     incumbent_eval: Evaluation | None = None,
     search_groups: bool = True,
-    mip_share: float = MIP_SHARE,
 ) -> DecompositionResult:
     """Improve ``incumbent`` (a feasible plan) part by part until the time limit; see the module doc.
 
     ``incumbent_eval`` saves re-evaluating an incumbent the caller already checked.
-    ``search_groups`` (the default) spends the time after the two relaxed rounds on
-    moves over small SKU groups (:mod:`stockplan.solver.lns`), the relaxed MIP round
-    getting ``mip_share`` of what round 0 leaves; without it, later rounds re-solve
-    whole parts with re-priced supplier periods.
+    ``search_groups`` (the default) spends the time after round 0 on moves over
+    small SKU groups (:mod:`stockplan.solver.lns`); without it, round 1 solves the
+    relaxed parts as MIPs and later rounds re-solve whole parts with re-priced
+    supplier periods.
 
     Round 0 relaxes both couplings (fixed costs split evenly, linking orders free
     per part): its part LP values give the global bound and its rounded part
@@ -559,7 +534,7 @@ def solve_decomposed(
         lp_sku = np.full(len(ix.skus), np.nan)
         for rnd in range(max_rounds):
             remaining = deadline - time.perf_counter()
-            if remaining <= 0.2 or stop_requested() or (search_groups and rnd >= (2 if mip_share > 0 else 1)):
+            if remaining <= 0.2 or stop_requested() or (search_groups and rnd >= 1):
                 break
             warm = split_plan(problem, best_plan, part_of, len(parts))
             if rnd <= 1:
@@ -577,7 +552,7 @@ def solve_decomposed(
                 fixed = [{o: target[o] for o in part_links[c]} for c in range(len(parts))]
                 starts = warm
             # Time per part by size: round 0 is quick, round 1 takes most of what is left.
-            part_share = ROUNDING_SHARE if rnd == 0 else (mip_share if search_groups else 0.7) if rnd == 1 else 0.9
+            part_share = ROUNDING_SHARE if rnd == 0 else 0.7 if rnd == 1 else 0.9
             budget = remaining * part_share * max(1, workers)
             limits = np.maximum(0.2, budget * sizes / sizes.sum())
             if rnd == 0 and search_groups:
@@ -654,7 +629,7 @@ def solve_decomposed(
                         best_plan, best_eval, best_cost = answer.plan, ev, ev.objective
             history.append((time.perf_counter() - started, best_cost, best_bound))
         if whole_lp is not None:
-            lp_bound = _answer(whole_lp, wall_deadline)
+            lp_bound = gather_parts([whole_lp], wall_deadline)[0]
             if lp_bound is not None:
                 best_bound = lp_bound if best_bound is None else max(best_bound, lp_bound)
     # The merged plan encoded into the whole problem's model: c·x + offset against the evaluator

@@ -133,8 +133,12 @@ def neighbourhoods(loss: np.ndarray, neighbours: list[list[int]], size: int) -> 
     return groups
 
 
-def hold_complete_orders(model: MipModel, mp: ModelMap, periods: dict[int, int]) -> None:
-    """Hold each ship-complete order of ``periods`` to its period: delivered whole then (-1: never)."""
+def hold_complete_orders(model: MipModel, mp: ModelMap, periods: dict[int, int], deliver: bool = True) -> None:
+    """Hold each ship-complete order of ``periods`` to its period (-1: never): no other period is allowed.
+
+    With ``deliver``, the order is also delivered whole then (a move keeps the
+    incumbent's choice exactly); without, delivering it then stays a choice.
+    """
     if not periods:
         return
     v = np.arange(model.blocks["v"].start, model.blocks["v"].stop)
@@ -144,7 +148,8 @@ def hold_complete_orders(model: MipModel, mp: ModelMap, periods: dict[int, int])
     pos = sorter[np.minimum(np.searchsorted(orders, mp.v_order, sorter=sorter), orders.shape[0] - 1)]
     held = orders[pos] == mp.v_order
     model.col_upper[v[held & (chosen[pos] != mp.v_t)]] = 0.0
-    model.col_lower[v[held & (chosen[pos] == mp.v_t)]] = 1.0
+    if deliver:
+        model.col_lower[v[held & (chosen[pos] == mp.v_t)]] = 1.0
 
 
 @dataclass

@@ -206,7 +206,6 @@ def fill_segment_flows(ix: ProblemIndex, flows: SegmentFlows, n_start: int, x: n
         lo, hi = np.searchsorted(flows.cons_pair, [pair, pair + 1])
         free, arrived = 0.0, 0
         segs = seg_by_pair.get(pair, [])
-        stock = np.zeros(T)
         for k in cons[(cons >= lo) & (cons < hi)].tolist():
             t = int(flows.cons_t[k])
             while arrived <= t:

@@ -106,6 +106,9 @@ class Family:
     ragged_terms_share: float = 0.0
     #: agreements with order smoothing (``max_change_per_period``)
     smoothing_share: float = 0.0
+    #: orders with an ``ordered`` date (placed 0-6 weeks before due), from a generator
+    #: of their own so that the rest of the problem is the same with or without them
+    ordered_share: float = 0.0
 
     @property
     def n_suppliers(self) -> int:
@@ -253,6 +256,8 @@ def generate(family: str | Family, seed: int = 0, **overrides: Any) -> dict[str,
     suppliers = [{"id": sup_ids[k], "order_cost": c} for k, c in enumerate(_money(order_cost))]
 
     agreements = _agreements(f, rng, sku_ids, loc_ids, sup_ids, base_cost, rate_sl)
+    if f.ordered_share > 0:
+        _date_orders(orders, f.ordered_share, np.random.default_rng([seed, 14]))
 
     return {
         "horizon": {"start": start.isoformat(), "periods": n_t, "period_days": pdays},
@@ -266,6 +271,15 @@ def generate(family: str | Family, seed: int = 0, **overrides: Any) -> dict[str,
         "agreements": agreements,
         "settings": {"policy": f.policy},
     }
+
+
+def _date_orders(orders: list[dict[str, Any]], share: float, rng: np.random.Generator) -> None:
+    """Give a share of the orders the date they were placed: 0 to 42 days before due."""
+    dated = rng.random(len(orders)) < share
+    age = rng.integers(0, 43, len(orders))
+    for order, has, days in zip(orders, dated.tolist(), age.tolist(), strict=True):
+        if has:
+            order["ordered"] = (date.fromisoformat(order["due"]) - timedelta(days=days)).isoformat()
 
 
 def _orders(
@@ -648,10 +662,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="output file (default: standard output)")
     parser.add_argument("--orders", type=int, help="override the family's number of orders")
+    parser.add_argument("--policy", help="override the family's allocation policy")
+    parser.add_argument("--ordered-share", type=float, help="share of orders with an ordered date")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.orders is not None:
         overrides["orders"] = args.orders
+    if args.policy is not None:
+        overrides["policy"] = args.policy
+    if args.ordered_share is not None:
+        overrides["ordered_share"] = args.ordered_share
     if args.out:
         write_family(args.family, args.seed, args.out, **overrides)
     else:

@@ -121,6 +121,9 @@ class Order(WireModel):
     # ``settings.promise_slip_cost`` the plan pays for every unit-period of slip
     # beyond it (promise stability), and customer notices say ``delayed``.
     promised: WireDate | None = None
+    # Extension: when the order was placed. Breaks fair-share ties (the oldest order gets
+    # the units a max-min split leaves to hand out) and ages open backorders.
+    ordered: WireDate | None = None
 
 
 class Forecast(WireModel):
@@ -176,6 +179,8 @@ class Policy(StrEnum):
     MIN_COST = "min_cost"
     PRIORITY = "priority"
     FAIR_SHARE = "fair_share"
+    # Extension: the priority rule across levels, the fair-share rule within a level.
+    PRIORITY_FAIR_SHARE = "priority_fair_share"
 
 
 class Settings(WireModel):

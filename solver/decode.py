@@ -58,8 +58,12 @@ def decode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, x: np.ndarray) 
     return Decisions(shipments=shipments, forecast_fills=fills, purchase_orders=pos)
 
 
-def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions) -> np.ndarray | None:
-    """The column vector of ``plan`` (a warm start), or None if the model cannot express it."""
+def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions,
+                feasible_only: bool = True) -> np.ndarray | None:
+    """The column vector of ``plan`` (a warm start), or None if the model cannot express it.
+
+    With ``feasible_only=False`` a vector that breaks rows (a plan breaking the policy's) is
+    returned too; None then only means the plan has no columns at all (e.g. an odd pack)."""
     T, NL = ix.T, ix.n_locations
     b = model.blocks
     x = np.zeros(model.num_cols)
@@ -153,7 +157,7 @@ def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions
     if mp.flows is not None:
         fill_segment_flows(ix, mp.flows, b["n"].start, x)
     fill_policy_columns(model, mp.policy, x)
-    if model.max_violation(x) > 1e-6:
+    if feasible_only and model.max_violation(x) > 1e-6:
         return None
     return x
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from statistics import NormalDist
 
 import numpy as np
@@ -57,6 +58,8 @@ POLICY_RULES: dict[str, str] = {
     "at its due period or later, could have taken instead",
     "fair_share": "among equal lines (same SKU, priority, earliest period and warehouses) one could give "
     "a unit to another whose fill fraction is lower even after the transfer",
+    "fair_share_tie": "extension: a younger order kept a unit that could go to an equal line of an older "
+    "order (older ordered date, then smaller id) with the split still fair",
 }
 
 
@@ -112,10 +115,11 @@ class Evaluation:
         return self.costs.total + self.promise_slip
 
     def better_than(self, other: Evaluation, tol: float = 1e-9) -> bool:
-        """Whether this plan beats ``other``: following the policy first, then a lower objective."""
-        mine, theirs = bool(self.policy_violations), bool(other.policy_violations)
+        """Whether this plan beats ``other``: fewer places where it breaks the policy first, then a
+        lower objective."""
+        mine, theirs = len(self.policy_violations), len(other.policy_violations)
         if mine != theirs:
-            return not mine
+            return mine < theirs
         return self.objective < other.objective - tol
 
 
@@ -203,6 +207,7 @@ class _Line:
     priority: int = 3
     ship_complete: bool = False
     allowed: frozenset[str] | None = None  # warehouses it may ship from (None: all)
+    placed: date | None = None  # the order's ``ordered`` date (extension), for fair-share ties
     deliveries: list[tuple[int, int]] = field(default_factory=list)  # (period, units)
     sources: list[tuple[int, str | None, int]] = field(default_factory=list)  # (period, location|None, units)
 
@@ -283,6 +288,7 @@ class _Evaluator:
                 priority=order.priority,
                 ship_complete=order.ship_complete,
                 allowed=frozenset(order.ship_cost) if order.ship_cost is not None else None,
+                placed=order.ordered,
             )
 
     def _row(self, sku: str, location: str) -> int:
@@ -688,11 +694,14 @@ class _Evaluator:
         unit from, or giving one to, a ship-complete order is never a feasible swap.
         """
         policy = self.problem.settings.policy
-        if policy == "priority":
-            return self._priority_violations()
-        if policy == "fair_share":
-            return self._fair_share_violations()
-        return []
+        found: list[Violation] = []
+        if policy in ("priority", "priority_fair_share"):
+            found += self._priority_violations()
+        if policy in ("fair_share", "priority_fair_share"):
+            # Ties follow age under the combined policy, and under fair_share once orders are dated.
+            by_age = policy == "priority_fair_share" or any(o.ordered is not None for o in self.problem.orders)
+            found += self._fair_share_violations(by_age)
+        return found
 
     def _competing_lines(self) -> dict[str, list[_Line]]:
         by_sku: dict[str, list[_Line]] = defaultdict(list)
@@ -734,14 +743,16 @@ class _Evaluator:
                             break
         return found
 
-    def _fair_share_violations(self) -> list[Violation]:
+    def _fair_share_violations(self, by_age: bool = False) -> list[Violation]:
         """Equal lines whose fill fractions could be evened out by moving one unit.
 
         Lines are equal when they share SKU, priority, earliest period and allowed
         warehouses (so every unit one received the other could have received); at a
         period ``t`` they compete when both are due by ``t`` and ``t ≤ ℓ`` for both.
         Moving a unit from ``j`` to ``i`` raises the smaller of their fractions
-        exactly when ``(D_j - 1) / q_j > D_i / q_i``.
+        exactly when ``(D_j - 1) / q_j > D_i / q_i``. With ``by_age``, a move that
+        leaves the split as fair (``(D_j - 1) / q_j = D_i / q_i``) must not be open
+        towards an older order ``i``: the tie was its to win.
         """
         groups: dict[tuple[str, int, int, frozenset[str] | None], list[_Line]] = defaultdict(list)
         for sku, lines in self._competing_lines().items():
@@ -765,7 +776,24 @@ class _Evaluator:
                                 f"of {low.quantity}: one unit moved would even them out",
                                 {"order": low.order, "line": low.index, "period": period},
                             ))
+                        elif (by_age and low is not high and d_high >= 1
+                              and (d_high - 1) * low.quantity == d_low * high.quantity
+                              and self._older(low, high)):
+                            found.append(Violation(
+                                "fair_share_tie",
+                                f"by period {period}, {high.order} line {high.index} has {d_high} of "
+                                f"{high.quantity} units of {sku} and the older {low.order} line {low.index} "
+                                f"{d_low} of {low.quantity}: the tie goes to the older order",
+                                {"order": low.order, "line": low.index, "period": period},
+                            ))
         return found
+
+    @staticmethod
+    def _older(a: _Line, b: _Line) -> bool:
+        """Whether ``a``'s order comes before ``b``'s for ties: dated before undated, older date, smaller id."""
+        key_a = (a.placed is None, a.placed or date.min, a.order)
+        key_b = (b.placed is None, b.placed or date.min, b.order)
+        return key_a < key_b
 
     # ------------------------------------------------------------------ costs
 

@@ -65,6 +65,11 @@ SUPPLIER_MOVE_SHARE, SUPPLIER_MOVE_MIN = 0.2, 1.5
 MOVE_STRENGTHENING = Strengthening(tight_segments=True, dropship_links=True, segment_flows=False)
 # A move is kept when it saves more than this (absolute, in cost units).
 MIN_SAVING = 1e-6
+# A repair move (a SKU whose incumbent breaks the allocation policy) starts without a warm
+# start: it gets this share of what is left, within these bounds.
+REPAIR_SHARE, REPAIR_MIN = 0.1, 2.0
+# ... of which this share goes to handing out the incumbent's units again (a start that follows it).
+REPAIR_FIRST = 0.5
 
 
 def column_skus(ix: ProblemIndex, model: MipModel, mp: ModelMap) -> np.ndarray:
@@ -161,6 +166,7 @@ class MoveResult:
     saving: float  # the incumbent's sub-objective minus the move's (>= 0)
     outcome: str
     seconds: float
+    repaired: bool = False  # the incumbent broke the group's policy rows; the plan follows them
 
 
 def improve_group(
@@ -200,10 +206,19 @@ def improve_group(
     ix = subset_index(full, skus, period_cost)
     model, mapping = build_model(ix, strengthen=MOVE_STRENGTHENING)
     hold_complete_orders(model, mapping, held)
-    x0 = encode_plan(ix, model, mapping, warm)
-    if x0 is None or model.max_violation(x0) > 1e-6:
+    x0 = encode_plan(ix, model, mapping, warm, feasible_only=False)
+    if x0 is None:
         return MoveResult(skus, None, 0.0, "no warm start", time.perf_counter() - started)
+    # A feasible plan breaks the sub-model only in its policy rows: then any solution is a
+    # repair, kept whatever it costs (the checkpoint weighs the policy first).
+    repair = model.max_violation(x0) > 1e-6
     before = model.objective(x0)
+    if repair:
+        start = reallocate_supply(model, x0, replace(options, time_limit=REPAIR_FIRST * options.limit), backend)
+        if start is None:
+            return MoveResult(skus, None, 0.0, "repair failed", time.perf_counter() - started)
+        x0 = start
+        options = replace(options, time_limit=max(0.05, min(options.limit, deadline - time.time())))
     result = get_backend(backend).solve(model, options, x0)
     if result.x is None:
         return MoveResult(skus, None, 0.0, str(result.outcome), time.perf_counter() - started)
@@ -211,10 +226,45 @@ def improve_group(
     if x is None:
         return MoveResult(skus, None, 0.0, "flows failed", time.perf_counter() - started)
     after = model.objective(decoded_vector(model, x))
-    if after > before - MIN_SAVING:
+    if not repair and after > before - MIN_SAVING:
         return MoveResult(skus, None, 0.0, str(result.outcome), time.perf_counter() - started)
     plan = decode_plan(ix, model, mapping, x)
-    return MoveResult(skus, plan, before - after, str(result.outcome), time.perf_counter() - started)
+    return MoveResult(skus, plan, max(0.0, before - after), str(result.outcome), time.perf_counter() - started,
+                      repaired=repair)
+
+
+def reallocate_supply(model: MipModel, x0: np.ndarray, options: SolveOptions, backend: str) -> np.ndarray | None:
+    """A start that follows the policy: the incumbent's purchases kept, its units handed out again.
+
+    With every purchase column (packs, price segments, supplier periods) fixed, what is left
+    is who gets the units, and giving nobody anything already keeps every policy row, so a
+    solution comes fast; it then warm-starts the full move.
+    """
+    lower, upper = model.col_lower.copy(), model.col_upper.copy()
+    for block in ("n", "w", "u"):
+        cols = model.blocks[block]
+        model.col_lower[cols] = model.col_upper[cols] = x0[cols]
+    try:
+        result = get_backend(backend).solve(model, options, None)
+    finally:
+        model.col_lower[:], model.col_upper[:] = lower, upper
+    if result.x is None:
+        return None
+    x = integral_flows(model, result.x, options)
+    return None if x is None or model.max_violation(x) > 1e-6 else x
+
+
+def skus_breaking_policy(ix: ProblemIndex, evaluation: Evaluation) -> list[int]:
+    """The SKUs (indices into ``ix.skus``) of the lines the evaluator finds the policy broken for,
+    most violations first: repair moves take them before the sweeps."""
+    line_sku = {(o.id, j): line.sku for o in ix.problem.orders for j, line in enumerate(o.lines)}
+    sku_of = {s: k for k, s in enumerate(ix.skus)}
+    count: dict[int, int] = {}
+    for v in evaluation.policy_violations:
+        sku = line_sku.get((v.entities.get("order"), v.entities.get("line")))  # type: ignore[arg-type]
+        if sku in sku_of:
+            count[sku_of[sku]] = count.get(sku_of[sku], 0) + 1
+    return sorted(count, key=lambda k: (-count[k], k))
 
 
 class SkuPlan:
@@ -338,9 +388,12 @@ def search(
     eval_every = 1.0
     last_eval = time.time()
     pending_saving = 0.0
+    pending_repair = False
     busy = np.zeros(S, dtype=bool)
     in_flight: list[tuple[Any, np.ndarray]] = []
-    queue: list[np.ndarray] = []
+    # SKUs whose incumbent breaks the policy go first, one at a time: no warm start helps them.
+    repairs = {k: np.array([k]) for k in skus_breaking_policy(ix, incumbent_eval)}
+    queue: list[np.ndarray] = list(repairs.values())
     supplier_sweep = False
 
     def losses() -> np.ndarray:
@@ -349,7 +402,7 @@ def search(
         return plan_sku - (lp_sku if lp_sku is not None else 0.0)
 
     def take_checkpoint() -> None:
-        nonlocal checkpoint, checkpoint_eval, pending_saving, last_eval, eval_every, eval_seconds
+        nonlocal checkpoint, checkpoint_eval, pending_saving, pending_repair, last_eval, eval_every, eval_seconds
         t = time.time()
         candidate = state.plan()
         ev = evaluate(problem, candidate)
@@ -366,7 +419,7 @@ def search(
             log.debug("checkpoint refused: feasible=%s cost=%.2f against %.2f (expected saving %.2f)",
                       ev.feasible, ev.cost, checkpoint_eval.objective, pending_saving)
             state.reset(checkpoint)
-        pending_saving = 0.0
+        pending_saving, pending_repair = 0.0, False
 
     sweep_kept, sweep_proven, quiet = 0, True, 0
     while time.time() < wall_deadline - 0.1 - 1.2 * eval_seconds and not stop_requested():
@@ -391,6 +444,8 @@ def search(
             # A supplier period's group is larger and harder: it gets more time.
             share, least = (SUPPLIER_MOVE_SHARE, SUPPLIER_MOVE_MIN) if supplier_sweep else (MOVE_SHARE, MOVE_MIN)
             limit = float(np.clip(share * left, least, min(MOVE_MAX, MOVE_BASE + MOVE_PER_SKU * pick.shape[0])))
+            if out.sweeps == 0:  # a repair move
+                limit = float(np.clip(REPAIR_SHARE * left, min(REPAIR_MIN, left), MOVE_MAX))
             future = submit(
                 improve_group, pick, state.period_cost(pick, fixed), state.group(pick),
                 state.held_orders(pick, orders), replace(options, time_limit=limit, threads=1), backend,
@@ -419,11 +474,12 @@ def search(
                 sweep_kept += 1
                 out.kept += 1
                 pending_saving += result.saving
-        if pending_saving > 0 and time.time() - last_eval > eval_every:
+                pending_repair = pending_repair or result.repaired
+        if (pending_saving > 0 or pending_repair) and time.time() - last_eval > eval_every:
             take_checkpoint()
     for f, _ in in_flight:
         f.cancel()
-    if pending_saving > 0:
+    if pending_saving > 0 or pending_repair:
         take_checkpoint()
     out.plan, out.evaluation = checkpoint, checkpoint_eval
     return out

@@ -15,6 +15,13 @@ objective stays the plan's cost and the bound stays a bound on that cost:
   ``q_i λ ≤ D_i(t) ≤ q_i λ + 1``: no unit can move from one line to another to
   raise the smaller fill fraction — the water-filling (max-min) allocation of
   what the group receives.
+* ``priority_fair_share`` (extension): both sets of rows; fair-share groups are
+  already within one priority level.
+* Fair-share ties (extension, under ``priority_fair_share`` always, under
+  ``fair_share`` when an order carries ``ordered``): of two equal lines the older
+  order ``i`` (then the smaller id) must not be left where a unit could move to it
+  from the younger ``j`` and keep the split fair, i.e. ``D_i/q_i > (D_j - 1)/q_j``,
+  in integers ``q_j D_i - q_i D_j ≥ 1 - q_i`` (equal quantities: ``D_i ≥ D_j``).
 * Order smoothing (extension): ``|q_a(t) - q_a(t-1)| ≤ max_change_per_period``.
 
 Lines of ship-complete orders are left out of both policies: moving one unit to
@@ -26,10 +33,11 @@ structure that makes the flows integral at every vertex.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
-from stockplan.models.problem import Policy
+from stockplan.models.problem import Policy, Problem
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import INF, MipModel, ModelAssembler
 
@@ -71,11 +79,45 @@ def add_policy_rows(
     ``all_integer`` (CP-SAT) states fair share pairwise, without the fractional level.
     """
     policy = ix.problem.settings.policy
-    if policy == Policy.PRIORITY:
-        return _priority_rows(asm, ix, dc)
-    if policy == Policy.FAIR_SHARE:
-        return _fair_share_rows(asm, ix, dc, all_integer)
-    return PolicyMap()
+    maps = []
+    if policy in (Policy.PRIORITY, Policy.PRIORITY_FAIR_SHARE):
+        maps.append(_priority_rows(asm, ix, dc))
+    if policy in (Policy.FAIR_SHARE, Policy.PRIORITY_FAIR_SHARE):
+        rank = order_age_rank(ix.problem) if ties_go_to_older_orders(ix.problem) else None
+        maps.append(_fair_share_rows(asm, ix, dc, all_integer, rank))
+    return _merged(maps)
+
+
+def ties_go_to_older_orders(problem: Problem) -> bool:
+    """Whether fair-share ties follow order age: always under ``priority_fair_share``, under
+    ``fair_share`` only when some order says when it was placed (a problem written to the
+    spec keeps the spec's "within that, minimum cost")."""
+    policy = problem.settings.policy
+    return policy == Policy.PRIORITY_FAIR_SHARE or (
+        policy == Policy.FAIR_SHARE and any(o.ordered is not None for o in problem.orders))
+
+
+def order_age_rank(problem: Problem) -> np.ndarray:
+    """Each order's place in the queue for ties: oldest ``ordered`` first, undated orders after
+    every dated one, then the smaller id."""
+    key = sorted(range(len(problem.orders)), key=lambda o: (
+        problem.orders[o].ordered is None, problem.orders[o].ordered or date.min, problem.orders[o].id))
+    rank = np.empty(len(problem.orders), np.int64)
+    rank[np.asarray(key, np.int64)] = np.arange(len(key))
+    return rank
+
+
+def _merged(maps: list[PolicyMap]) -> PolicyMap:
+    """One map of several policies' columns (each map fills either the z or the λ fields)."""
+    if not maps:
+        return PolicyMap()
+    if len(maps) == 1:
+        return maps[0]
+    z = next((m for m in maps if m.z_cols.size), PolicyMap())
+    lam = next((m for m in maps if m.lam_cols.size), PolicyMap())
+    return PolicyMap(z_cols=z.z_cols, z_rows=z.z_rows, z_qty=z.z_qty, lam_cols=lam.lam_cols, fs_rows=lam.fs_rows,
+                     fs_lam=lam.fs_lam, fs_qty=lam.fs_qty,
+                     integer_cols=np.unique(np.concatenate([m.integer_cols for m in maps])))
 
 
 def _columns_by_line(ix: ProblemIndex, dc: DeliveryColumns) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +179,8 @@ def _priority_rows(asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns) -
                      integer_cols=dc.col[touched])
 
 
-def _fair_share_rows(asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns, pairwise: bool) -> PolicyMap:
+def _fair_share_rows(asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns, pairwise: bool,
+                     rank: np.ndarray | None = None) -> PolicyMap:
     eligible = np.flatnonzero(competing_lines(ix))
     if eligible.size < 2:
         return PolicyMap()
@@ -158,8 +201,9 @@ def _fair_share_rows(asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns,
                 lam_t.append(t)
     if not lam_member:
         return PolicyMap()
+    line_rank = None if rank is None else rank[ix.line_order]
     if pairwise:
-        return _fair_share_pairs(asm, ix, dc, lam_member, lam_t)
+        return _fair_share_pairs(asm, ix, dc, lam_member, lam_t, line_rank)
     lam_cols = asm.add_columns("fair_share_level", np.zeros(len(lam_t)), 0.0, 1.0, integer=False)
     sizes = np.array([m.shape[0] for m in lam_member])
     row_line = np.concatenate(lam_member)
@@ -173,15 +217,54 @@ def _fair_share_rows(asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns,
         c_idx.append(dc.col[cols])
     asm.add_coefficients(np.concatenate(r_idx), np.concatenate(c_idx), 1.0)
     asm.add_coefficients(rows, lam_cols[row_lam], -ix.line_qty[row_line].astype(float))
+    if line_rank is not None:
+        _older_first_rows(asm, ix, dc, lam_member, lam_t, line_rank)
     touched = np.isin(dc.line, row_line)
     return PolicyMap(lam_cols=lam_cols, fs_rows=rows, fs_lam=row_lam, fs_qty=ix.line_qty[row_line].astype(float),
                      integer_cols=dc.col[touched])
 
 
+def _older_first_rows(asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns, groups: list[np.ndarray],
+                      periods: list[int], line_rank: np.ndarray) -> None:
+    """Ties go to the older order: ``q_j D_i(t) - q_i D_j(t) ≥ 1 - q_i`` for ``i`` older than ``j``.
+
+    With equal quantities this is ``D_i ≥ D_j``, transitive, so a chain in age order
+    says it with ``n - 1`` rows; otherwise every older-younger pair gets its row.
+    """
+    by_line, starts = _columns_by_line(ix, dc)
+    r_idx: list[np.ndarray] = []
+    c_idx: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lower: list[float] = []
+    for members, t in zip(groups, periods, strict=True):
+        members = members[np.argsort(line_rank[members], kind="stable")]
+        qty = ix.line_qty[members]
+        if (qty == qty[0]).all():
+            pairs = [(members[k], members[k + 1]) for k in range(members.shape[0] - 1)]
+        else:
+            pairs = [(members[a], members[b]) for a in range(members.shape[0]) for b in range(a + 1, members.shape[0])]
+        for i, j in pairs:
+            same = ix.line_qty[i] == ix.line_qty[j]
+            coef_i, coef_j = (1.0, -1.0) if same else (float(ix.line_qty[j]), -float(ix.line_qty[i]))
+            for line, coef in ((i, coef_i), (j, coef_j)):
+                cols = by_line[starts[line]:starts[line + 1]]
+                cols = cols[dc.t[cols] <= t]
+                r_idx.append(np.full(cols.shape[0], len(lower)))
+                c_idx.append(dc.col[cols])
+                vals.append(np.full(cols.shape[0], coef))
+            lower.append(0.0 if same else 1.0 - float(ix.line_qty[i]))
+    if not lower:
+        return
+    rows = asm.add_rows("fair_share_older_first", np.asarray(lower), INF, len(lower))
+    asm.add_coefficients(rows[np.concatenate(r_idx)], np.concatenate(c_idx), np.concatenate(vals))
+
+
 def _fair_share_pairs(
-    asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns, groups: list[np.ndarray], periods: list[int]
+    asm: ModelAssembler, ix: ProblemIndex, dc: DeliveryColumns, groups: list[np.ndarray], periods: list[int],
+    line_rank: np.ndarray | None = None,
 ) -> PolicyMap:
-    """Fair share with integer coefficients only: ``q_j D_i(t) - q_i D_j(t) >= -q_i`` for every pair."""
+    """Fair share with integer coefficients only: ``q_j D_i(t) - q_i D_j(t) >= -q_i`` for every pair
+    (``1 - q_i`` when ties go to the older order and ``i`` is older)."""
     by_line, starts = _columns_by_line(ix, dc)
     r_idx, c_idx, vals, lower = [], [], [], []
     n_rows = 0
@@ -196,7 +279,8 @@ def _fair_share_pairs(
                     r_idx.append(np.full(cols.shape[0], n_rows))
                     c_idx.append(dc.col[cols])
                     vals.append(np.full(cols.shape[0], float(coef)))
-                lower.append(-float(ix.line_qty[i]))
+                older = line_rank is not None and line_rank[i] < line_rank[j]
+                lower.append(-float(ix.line_qty[i]) + (1.0 if older else 0.0))
                 n_rows += 1
     rows = asm.add_rows("fair_share_pairs", np.asarray(lower), INF, n_rows)
     asm.add_coefficients(rows[np.concatenate(r_idx)], np.concatenate(c_idx), np.concatenate(vals))

@@ -106,6 +106,85 @@ def test_same_input_in_any_array_order_gives_the_same_plan() -> None:
         include={"shipments", "purchase_orders"})
 
 
+# --------------------------------------------------------------------------- priority with fair share, oldest first
+
+
+def three_customers_dated(policy: str, ordered: dict[str, str] | None = None,
+                          priorities: dict[str, int] | None = None) -> Problem:
+    data = example_data("three-customers")
+    for order in data["orders"]:
+        if ordered and order["id"] in ordered:
+            order["ordered"] = ordered[order["id"]]
+        if priorities and order["id"] in priorities:
+            order["priority"] = priorities[order["id"]]
+    return with_policy(data, policy)
+
+
+def test_priority_fair_share_serves_the_higher_priority_whole_then_shares_2_1_to_the_older_order() -> None:
+    problem = three_customers_dated("priority_fair_share", {"SO-1": "2026-11-20", "SO-2": "2026-11-12"},
+                                    {"SO-3": 2})
+    plan = solve(problem, OPTIONS)
+    assert plan.status == "optimal" and plan.policy_violations == []
+    assert delivered_in(plan, 0) == {"SO-3": 4, "SO-2": 2, "SO-1": 1}
+    assert plan.cost == pytest.approx(26.0)  # the same as min_cost here: who waits costs the same
+
+
+def test_priority_fair_share_without_dates_gives_the_extra_unit_to_the_smaller_order_id() -> None:
+    plan = solve(three_customers_dated("priority_fair_share", None, {"SO-3": 2}), OPTIONS)
+    assert delivered_in(plan, 0) == {"SO-3": 4, "SO-1": 2, "SO-2": 1}
+
+
+def test_fair_share_gives_the_extra_unit_to_the_oldest_order() -> None:
+    dates = {"SO-1": "2026-11-30", "SO-2": "2026-11-25", "SO-3": "2026-11-02"}
+    plan = solve(three_customers_dated("fair_share", dates), OPTIONS)
+    assert plan.status == "optimal" and plan.policy_violations == []
+    assert delivered_in(plan, 0) == {"SO-3": 3, "SO-2": 2, "SO-1": 2}
+    assert plan.cost == pytest.approx(26.0)
+    # An undated order queues behind every dated one.
+    plan = solve(three_customers_dated("fair_share", {"SO-2": "2026-11-25"}), OPTIONS)
+    assert delivered_in(plan, 0)["SO-2"] == 3
+
+
+def test_a_tie_kept_by_a_younger_order_is_a_policy_violation_only_when_orders_are_dated() -> None:
+    plan = Decisions(
+        shipments=[
+            Shipment(order="SO-1", line=0, location="WH-1", period=0, quantity=3),
+            Shipment(order="SO-2", line=0, location="WH-1", period=0, quantity=2),
+            Shipment(order="SO-3", line=0, location="WH-1", period=0, quantity=2),
+        ],
+        purchase_orders=[PurchaseOrder(agreement="AG-1", period=0, quantity=7)],
+    )
+    undated = evaluate(three_customers_dated("fair_share"), plan)
+    assert undated.feasible and undated.policy_violations == []
+    dated = evaluate(three_customers_dated("fair_share", {"SO-1": "2026-11-30", "SO-3": "2026-11-02"}), plan)
+    assert {(v.rule, v.entities["order"], v.entities["period"]) for v in dated.policy_violations
+            if v.entities["period"] == 0} == {("fair_share_tie", "SO-3", 0)}
+    # Under the combined policy the smaller id wins a tie between undated orders: SO-1 keeping it is right.
+    combined = evaluate(three_customers_dated("priority_fair_share"), plan)
+    assert [v for v in combined.policy_violations if v.entities["period"] == 0] == []
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000))
+def test_priority_fair_share_plans_keep_both_rules_and_the_age_order(seed: int) -> None:
+    data = generate("tiny", seed=seed, orders=24, skus=2, policy="priority_fair_share", stock_cover=(0.2, 0.5),
+                    ship_complete_share=0.0)
+    rng = random.Random(seed)
+    for order in data["orders"]:
+        if rng.random() < 0.8:
+            order["ordered"] = f"2026-11-{rng.randint(1, 28):02d}"
+    problem = load_problem(data)
+    plan = solve(problem, OPTIONS)
+    assert plan.status == "optimal"
+    ev = evaluate(problem, plan)
+    assert ev.feasible and ev.policy_violations == [], [v.message for v in ev.policy_violations[:3]]
+    # The combined policy is both rules at once: it costs at least what either one costs alone.
+    for alone in ("priority", "fair_share"):
+        other = solve(problem.model_copy(update={"settings": problem.settings.model_copy(update={"policy": alone})}),
+                      OPTIONS)
+        assert plan.cost >= other.cost - 1e-6 * max(1.0, other.cost), alone
+
+
 # --------------------------------------------------------------------------- generated problems
 
 
@@ -280,3 +359,12 @@ def test_promise_slip_cost_keeps_the_earlier_promise() -> None:
     # The spec's cost is unchanged in meaning: 4 units x 2 periods late x 2.0 for SO-A.
     assert plan.costs.backorder == pytest.approx(16.0)
     assert plan.status == "optimal" and plan.bound == pytest.approx(plan.objective)
+
+
+def test_cp_sat_states_the_age_rule_in_integer_pairs_and_gives_the_same_split() -> None:
+    """CP-SAT has no fractional level: fair share and its ties are pairwise rows there."""
+    problem = three_customers_dated("priority_fair_share", {"SO-1": "2026-11-20", "SO-2": "2026-11-12"},
+                                    {"SO-3": 2})
+    plan = solve(problem, OPTIONS, backend="ortools-cpsat")
+    assert evaluate(problem, plan).policy_violations == []
+    assert delivered_in(plan, 0) == {"SO-3": 4, "SO-2": 2, "SO-1": 1}

@@ -351,7 +351,8 @@ def _fix_cost(line: dict[str, Any]) -> dict[str, Any]:
     kind, _, note = pricing.partition(",")
     extra = line.get("extra_cost")
     text = {"exact": signed_money(extra), "upper_bound": f"at most {signed_money(extra)}",
-            "impossible": "cannot be on time", "not_priced": "not priced"}.get(kind, "—")
+            "impossible": "cannot be on time", "not_priced": "not priced",
+            "not_proven": "not priced: the plan is not proven optimal"}.get(kind, "—")
     if kind in ("exact", "upper_bound") and extra is None:
         text = "—"
     breaks = note.strip().removeprefix("breaks ").strip() if note else None

@@ -261,7 +261,7 @@ def skus_breaking_policy(ix: ProblemIndex, evaluation: Evaluation) -> list[int]:
     sku_of = {s: k for k, s in enumerate(ix.skus)}
     count: dict[int, int] = {}
     for v in evaluation.policy_violations:
-        sku = line_sku.get((v.entities.get("order"), v.entities.get("line")))  # type: ignore[arg-type]
+        sku = line_sku.get((v.entities.get("order"), v.entities.get("line")))
         if sku in sku_of:
             count[sku_of[sku]] = count.get(sku_of[sku], 0) + 1
     return sorted(count, key=lambda k: (-count[k], k))

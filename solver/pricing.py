@@ -26,7 +26,7 @@ from stockplan.models.problem import Policy, Problem
 from stockplan.solver.backends import get_backend
 from stockplan.solver.backends.base import Outcome, SolveOptions, stop_requested
 from stockplan.solver.builder import ModelMap, build_model
-from stockplan.solver.decode import decode_plan, integral_flows
+from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.decompose import complete_order_periods, merge_plans, split_plan
 from stockplan.solver.evaluator import Evaluation, evaluate
 from stockplan.solver.indexing import ProblemIndex, build_index, subset_index
@@ -49,10 +49,14 @@ class OnTimePrice:
         ``exact`` (the forced re-solve was proven optimal), ``upper_bound`` (an
         on-time plan was found but not proven cheapest: the true extra cost is at
         most ``extra_cost``), ``impossible`` (no plan delivers it on time, keeping
-        the rest of the plan), or ``unknown`` (the time limit passed first).
+        the rest of the plan), ``unknown`` (the time limit passed first) or
+        ``not_proven`` (on time is cheaper than the plan, even re-solved: the plan
+        is not proven optimal and there is no price to show).
     extra_cost : float or None
         Cost of the on-time plan minus the plan's cost (objective, with any
-        promise-slip penalty).
+        promise-slip penalty); where the on-time plan is cheaper than the plan
+        (a plan not proven optimal), minus the plan's SKU re-solved instead.
+        Never negative.
     on_time_cost : float or None
         Cost of that on-time plan.
     plan : Decisions or None
@@ -178,7 +182,7 @@ def price_on_time(
         skus = skus_to_resolve(ix, line)
         inside = {ix.skus[k] for k in skus.tolist()}
         part_of = {s: (0 if s in inside else 1) for s in ix.skus}
-        _, rest = split_plan(problem, plan, part_of, 2)
+        own, rest = split_plan(problem, plan, part_of, 2)
         # Supplier periods the rest of the plan orders in are paid already.
         fixed = ix.fixed_order_cost().copy()
         for po in rest.purchase_orders:
@@ -186,7 +190,7 @@ def price_on_time(
                 fixed[ag_supplier[po.agreement], po.period] = 0.0
         sub = subset_index(ix, skus, fixed)
         complete = complete_order_periods(problem, plan, np.unique(sub.line_order[sub.line_complete]))
-        price = _price_line(problem, sub, key, rest, current, time_limit, run_budget, backend, complete)
+        price = _price_line(problem, sub, key, own, rest, current, time_limit, run_budget, backend, complete)
         if price is None:  # the budget ran out while its model was built
             break
         if price.status == "impossible" and problem.settings.policy != Policy.MIN_COST:
@@ -197,8 +201,8 @@ def price_on_time(
             # Not on time under the policy: what it costs to set the policy aside for this line.
             run_budget.line_started = time.perf_counter()
             free = problem.model_copy(update={"settings": problem.settings.model_copy(update={"policy": "min_cost"})})
-            free_price = _price_line(problem, replace(sub, problem=free), key, rest, current, time_limit, run_budget,
-                                     backend, complete)
+            free_price = _price_line(problem, replace(sub, problem=free), key, own, rest, current, time_limit,
+                                     run_budget, backend, complete)
             price = OnTimePrice("unknown") if free_price is None else replace(
                 free_price, breaks_policy=free_price.status != "impossible")
         out[key] = price
@@ -226,6 +230,7 @@ def _price_line(
     problem: Problem,
     sub: ProblemIndex,
     key: tuple[str, int],
+    own: Decisions,
     rest: Decisions,
     current: Evaluation,
     time_limit: float,
@@ -264,4 +269,32 @@ def _price_line(
     if not ev.feasible:  # pragma: no cover - the part model and the evaluator agree on feasibility
         return OnTimePrice("unknown")
     status = "exact" if result.outcome == Outcome.OPTIMAL else "upper_bound"
+    if ev.objective < current.objective - 1e-6 * max(1.0, abs(current.objective)):
+        # Cheaper on time than the plan: the plan is not optimal for this SKU. The price is taken
+        # against the SKU re-solved without the row, never as a negative "cost of fixing".
+        return _against_resolved_sku(problem, sub, model, mp, own, rest, ev.objective, candidate, status,
+                                     limit, budget, backend)
     return OnTimePrice(status, ev.objective - current.objective, ev.objective, candidate)
+
+
+def _against_resolved_sku(
+    problem: Problem, sub: ProblemIndex, model: MipModel, mp: ModelMap, own: Decisions, rest: Decisions,
+    on_time: float, candidate: Decisions, status: str, limit: float, budget: _Budget, backend: str,
+) -> OnTimePrice:
+    """The on-time price against the plan's SKU re-solved as well as the forced one was.
+
+    The re-solve starts from the plan (it can only get cheaper); when it still costs more than
+    the on-time plan, the plan is ``not_proven``: a better plan has the line on time, and
+    there is no price to show.
+    """
+    limit = min(limit, budget.left() - budget.after)
+    if limit > MIN_RESOLVE_SECONDS:
+        x0 = encode_plan(sub, model, mp, own)
+        result = get_backend(backend).solve(model, SolveOptions(time_limit=limit, gap=1e-6, threads=1), x0)
+        x = integral_flows(model, result.x, SolveOptions(time_limit=limit, threads=1)) if result.x is not None else None
+        if x is not None:
+            base = evaluate(problem, merge_plans([decode_plan(sub, model, mp, x), rest]))
+            if base.feasible and base.objective <= on_time + 1e-9:
+                both = "exact" if status == "exact" and result.outcome == Outcome.OPTIMAL else "upper_bound"
+                return OnTimePrice(both, on_time - base.objective, on_time, candidate)
+    return OnTimePrice("not_proven", None, on_time, candidate)

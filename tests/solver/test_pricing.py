@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from stockplan.models.plan import Decisions, PurchaseOrder, Shipment
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
 from stockplan.solver.explain import explain
@@ -115,3 +116,20 @@ def test_max_priced_lines_bounds_the_re_solves() -> None:
     assert len(priced) == 1 and priced[0].extra_cost is not None
     # The higher-priority order is priced first.
     assert priced[0].priority == min(ln.priority for ln in late.values())
+
+
+def test_against_a_plan_that_is_not_optimal_the_price_is_never_negative() -> None:
+    """A poor plan lets SO-A wait a period and buys SO-B's units urgently (cost 8 + 40 + 10 = 58): SO-A on
+    time is cheaper than the plan itself. The price is taken against the SKU re-solved (12), where SO-A is
+    on time already: 0 more, exact, where subtracting the plan would say "-46"."""
+    problem = load_problem(urgent_problem())
+    poor = Decisions(
+        shipments=[Shipment(order="SO-A", line=0, location="WH", period=1, quantity=4),
+                   Shipment(order="SO-B", line=0, location="WH", period=0, quantity=4)],
+        purchase_orders=[PurchaseOrder(agreement="URGENT", period=1, quantity=4)],
+    )
+    current = evaluate(problem, poor)
+    assert current.feasible and current.cost > 12.0
+    price = price_on_time(problem, poor, [("SO-A", 0)], current=current)[("SO-A", 0)]
+    assert price.status == "exact" and price.extra_cost == pytest.approx(0.0)
+    assert price.on_time_cost is not None and price.on_time_cost < current.objective

@@ -1,0 +1,129 @@
+"""What every part of the report reads: the plan's purchase orders as arrays, and its deliveries.
+
+- **Deliveries** (:func:`deliveries`) are shipments (in their period) and dropship
+  purchase-order lines (in the order's period plus the agreement's lead periods).
+- **Per line** (:func:`line_deliveries`): units delivered, units delivered by the
+  due period ``d``, and the period of the last delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from stockplan.models.plan import Decisions
+from stockplan.models.problem import Problem
+from stockplan.solver.indexing import ProblemIndex
+
+BIG = np.int64(1) << 50  # "none" for minima over periods, priorities and lead times
+
+
+@dataclass
+class ReportContext:
+    problem: Problem
+    decisions: Decisions
+    ix: ProblemIndex
+    ag_of: dict[str, int]
+    line_of: dict[tuple[str, int], int]  # (order id, line number) -> indexed line
+    # one row per purchase order of the plan
+    po_ag: np.ndarray
+    po_period: np.ndarray
+    po_qty: np.ndarray
+    po_arrival: np.ndarray
+    used: np.ndarray  # (agreements, T): units ordered per agreement and period placed
+    dates: list[dt.date]  # first day of periods 0..T-1
+
+    def date(self, period: int) -> dt.date:
+        return self.dates[period] if 0 <= period < len(self.dates) else self.problem.horizon.date_of(period)
+
+    def where(self, allowed: np.ndarray) -> str:
+        """Warehouses of an allowed-row in words."""
+        if allowed.all() and allowed.size > 1:
+            return "any warehouse"
+        return " or ".join(self.ix.locations[k] for k in np.flatnonzero(allowed)) or "no warehouse"
+
+
+def build_context(problem: Problem, decisions: Decisions, ix: ProblemIndex) -> ReportContext:
+    """Index the plan's purchase orders; ``ValueError`` when one names an unknown agreement."""
+    ag_of = {a: k for k, a in enumerate(ix.agreement_ids)}
+    orders = problem.orders
+    line_of = {(orders[o].id, n): i
+               for i, (o, n) in enumerate(zip(ix.line_order.tolist(), ix.line_no.tolist(), strict=True))}
+    pos = decisions.purchase_orders
+    try:
+        po_ag = np.array([ag_of[po.agreement] for po in pos], dtype=np.int64)
+    except KeyError as exc:
+        raise ValueError(f"the plan names unknown agreement {exc.args[0]!r}") from None
+    po_period = np.array([po.period for po in pos], dtype=np.int64)
+    po_qty = np.array([po.quantity for po in pos], dtype=np.int64)
+    used = np.zeros((len(ix.agreement_ids), ix.T), dtype=np.int64)
+    np.add.at(used, (po_ag, po_period), po_qty)
+    return ReportContext(
+        problem=problem, decisions=decisions, ix=ix, ag_of=ag_of, line_of=line_of, po_ag=po_ag, po_period=po_period,
+        po_qty=po_qty, po_arrival=po_period + ix.ag_lead[po_ag], used=used,
+        dates=[problem.horizon.date_of(t) for t in range(ix.T)],
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def period_span(lo: int, hi: int) -> str:
+    return f"period {hi}" if lo >= hi else f"periods {lo}–{hi}"
+
+
+@dataclass
+class Deliveries:
+    """Every positive delivery to an indexed line, one row each."""
+
+    line: np.ndarray
+    period: np.ndarray
+    qty: np.ndarray
+    loc: np.ndarray  # -1 for a dropship
+
+
+def deliveries(ctx: ReportContext) -> Deliveries:
+    """Shipments in their period; dropship lines in the order's period plus the agreement's lead."""
+    ix = ctx.ix
+    loc_of = {loc: k for k, loc in enumerate(ix.locations)}
+    lines: list[int] = []
+    periods: list[int] = []
+    qtys: list[int] = []
+    locs: list[int] = []
+
+    def add(order: str, line: int, period: int, qty: int, loc: int) -> None:
+        if qty <= 0:
+            return
+        i = ctx.line_of.get((order, line))
+        if i is None:
+            raise ValueError(f"the plan delivers to {order} line {line}, which is not an order line in the plan")
+        lines.append(i)
+        periods.append(period)
+        qtys.append(qty)
+        locs.append(loc)
+
+    for s in ctx.decisions.shipments:
+        if s.location not in loc_of:
+            raise ValueError(f"the plan ships from unknown location {s.location!r}")
+        add(s.order, s.line, s.period, s.quantity, loc_of[s.location])
+    for k, po in enumerate(ctx.decisions.purchase_orders):
+        if ix.ag_dropship[ctx.po_ag[k]]:
+            for entry in po.lines or ():
+                add(entry.order, entry.line, int(ctx.po_arrival[k]), entry.quantity, -1)
+    return Deliveries(*(np.array(c, dtype=np.int64) for c in (lines, periods, qtys, locs)))
+
+
+def line_deliveries(ix: ProblemIndex, dl: Deliveries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per line: units delivered, units delivered by the due period, last delivery period (-1: none)."""
+    n = ix.n_lines
+    delivered = np.zeros(n, dtype=np.int64)
+    np.add.at(delivered, dl.line, dl.qty)
+    by_due = np.zeros(n, dtype=np.int64)
+    early = dl.period <= ix.line_due[dl.line]
+    np.add.at(by_due, dl.line[early], dl.qty[early])
+    last = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last, dl.line, dl.period)
+    return delivered, by_due, last

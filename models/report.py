@@ -44,13 +44,16 @@ class BackorderReason(StrEnum):
     """Why a line is not on time; the first that applies is reported."""
 
     EARLIEST_AFTER_DUE = "earliest_after_due"  # the order may not be delivered before a period after d
-    NO_STOCK = "no_stock"  # no stock at any allowed warehouse between d and the delivery
+    # No longer given: "no stock" alone is not a cause (an agreement may still deliver, at a price);
+    # the reason now says what kept the line late (no_agreement, lead_time, capacity, cost_tradeoff).
+    NO_STOCK = "no_stock"
     SHIP_COMPLETE_HELD = "ship_complete_held"  # a ship-complete order waits for another line's SKU
-    HIGHER_PRIORITY = "higher_priority"  # (policy priority) the stock went to higher-priority lines
-    NO_AGREEMENT = "no_agreement"  # no agreement can supply the SKU to the order
-    LEAD_TIME = "lead_time"  # the fastest agreement arrives after d (or after ℓ)
+    HIGHER_PRIORITY = "higher_priority"  # (priority policies) the stock went to higher-priority lines
+    FAIR_SHARE = "fair_share"  # (fair-share policies) the stock was shared with equal lines
+    NO_AGREEMENT = "no_agreement"  # no stock in time and no agreement can supply the SKU to the order
+    LEAD_TIME = "lead_time"  # no stock in time and the fastest agreement arrives after d (or after ℓ)
     CAPACITY = "capacity"  # every agreement that could arrive in time is at capacity
-    COST_TRADEOFF = "cost_tradeoff"  # delivering on time costs more than the backorder
+    COST_TRADEOFF = "cost_tradeoff"  # on time is possible and costs more than the lateness it saves
 
 
 class PurchaseReason(StrEnum):

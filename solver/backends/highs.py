@@ -162,6 +162,11 @@ class HighsBackend:
     @staticmethod
     def _result(h: highspy.Highs, model: MipModel, seconds: float) -> BackendResult:
         ms = h.getModelStatus()
+        if ms == highspy.HighsModelStatus.kModelEmpty and model.num_cols == 0:
+            # Nothing to decide (e.g. no stock and no agreement): the empty plan is the optimum.
+            empty = np.zeros(0)
+            value = model.objective(empty)
+            return BackendResult(Outcome.OPTIMAL, empty, value, value, seconds, "nothing to decide")
         info = h.getInfo()
         has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
         x = np.array(h.getSolution().col_value, dtype=np.float64) if has_solution else None

@@ -38,6 +38,22 @@ class ReportContext:
     def date(self, period: int) -> dt.date:
         return self.dates[period] if 0 <= period < len(self.dates) else self.problem.horizon.date_of(period)
 
+    def day(self, period: int) -> str:
+        """A period in words: the date it starts (reasons and notices speak in dates)."""
+        return self.date(period).isoformat()
+
+    def span(self, lo: int, hi: int) -> str:
+        """Periods lo..hi in words: from the first one's first day to the last one's last day."""
+        lo = max(lo, 0)
+        first, last = self.date(lo), self.date(max(hi, lo) + 1) - dt.timedelta(days=1)
+        return first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
+
+    def line_latest(self, i: int) -> str:
+        """The last date a line can be delivered on: its ``latest``, else the horizon's last day."""
+        latest = self.problem.orders[int(self.ix.line_order[i])].latest
+        end = self.date(int(self.ix.line_last[i]) + 1) - dt.timedelta(days=1)
+        return (latest if latest is not None and latest <= end else end).isoformat()
+
     def where(self, allowed: np.ndarray) -> str:
         """Warehouses of an allowed-row in words."""
         if allowed.all() and allowed.size > 1:

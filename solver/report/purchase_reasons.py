@@ -16,7 +16,7 @@ import numpy as np
 from stockplan.models.problem import Agreement, Role
 from stockplan.models.report import PurchaseOrderReport, PurchaseReason, ServedLine
 from stockplan.solver.report.agreements import primary_agreements, primary_rank, spare_capacity
-from stockplan.solver.report.context import Deliveries, ReportContext, period_span, plural
+from stockplan.solver.report.context import Deliveries, ReportContext, plural
 from stockplan.solver.report.fifo import purchase_order_flows
 from stockplan.solver.report.stock import ProjectedStock
 
@@ -50,22 +50,23 @@ def purchase_reason(ctx: ReportContext, k: int, need_due: int | None, need_fill:
     target = arrival if need is None else max(need, arrival)
     if lead > target:
         if need is None or need < arrival:
-            after = f"after period {arrival}, when {ag.id} delivers"
+            after = f"after {ctx.day(arrival)}, when {ag.id} delivers"
         elif need == need_due:
-            after = f"after the due period {need}"
+            after = f"after the period the lines are due in (from {ctx.day(need)})"
         else:
-            after = f"after period {need}, when forecast demand takes them"
-        return (PurchaseReason.PRIMARY_TOO_SLOW, f"primary {primary.id} (lead {plural(lead, 'period')}) "
-                f"would arrive in period {lead} at the earliest, {after}")
+            after = f"after {ctx.day(need)}, when forecast demand takes them"
+        days = plural(primary.lead_time_days, "day")
+        return (PurchaseReason.PRIMARY_TOO_SLOW,
+                f"primary {primary.id} (lead time {days}) would arrive {ctx.day(lead)} at the earliest, {after}")
     qty = int(ctx.used[a, ctx.po_period[k]])
     spare = spare_capacity(ctx, p, 0, target - lead)
     if spare is not None and spare < int(ctx.po_qty[k]):
-        when = period_span(0, target - lead)
+        when = ctx.span(0, target - lead)
         if spare == 0:
             return (PurchaseReason.PRIMARY_CAPACITY,
-                    f"primary {primary.id} capacity ({primary.capacity_per_period} per period) is used up in {when}")
+                    f"primary {primary.id} capacity ({primary.capacity_per_period} per period) is used up from {when}")
         return (PurchaseReason.PRIMARY_CAPACITY,
-                f"primary {primary.id} has only {spare} units of capacity left in {when}")
+                f"primary {primary.id} has only {spare} units of capacity left from {when}")
     price, primary_price = ag.price_at(qty), primary.price_at(qty)
     if price < primary_price - 1e-9:
         breaks = [b.min_qty for b in ag.price_breaks or () if b.min_qty <= qty]

@@ -1,12 +1,21 @@
-"""Why a line is not on time: the first rule that applies, in :class:`BackorderReason` order.
+"""Why a line is not on time: what kept it late, found from the plan's own decisions.
 
-The order's earliest date is after its due date; no stock at its warehouses
-between the due period and the delivery; a ship-complete order held back by
-another SKU (:func:`ship_complete_binding`); stock went to higher-priority orders
-(under ``priority``); no agreement supplies it; the fastest agreement arrives after
-the due or the latest period; every agreement that could land it in time is at
-capacity (:func:`capacity_binding`); else delivering on time costs more than the
-backorder (or the lost sale).
+The first that applies, in :class:`BackorderReason` order:
+
+- the order's earliest date is after its due date;
+- a ship-complete order held back by another SKU (:func:`ship_complete_binding`);
+- stock was at hand at its warehouses while it waited (:class:`TakenBy`): it went
+  to higher-priority orders (under ``priority`` and ``priority_fair_share``, naming
+  them), was shared with equal orders (under the fair-share policies), went to
+  other orders because that saves more, or stayed because on time costs more
+  (its shipping cost, when that is what it pays);
+- no stock in time: no agreement supplies it there; the fastest agreement arrives
+  after the due date (or the latest date); every agreement that could land it in
+  time is at capacity (:func:`capacity_binding`); else an agreement could deliver
+  in time and on time costs more than the lateness it saves.
+
+Reasons speak in dates. :func:`stockplan.solver.explain.explain` replaces a cost
+reason with the priced numbers once the line's on-time plan is known.
 """
 
 from __future__ import annotations
@@ -18,31 +27,16 @@ import numpy as np
 from stockplan.models.problem import Policy
 from stockplan.models.report import BackorderReason
 from stockplan.solver.report.agreements import primary_agreements, primary_rank, spare_capacity
-from stockplan.solver.report.context import BIG, Deliveries, ReportContext, period_span
+from stockplan.solver.report.context import BIG, Deliveries, ReportContext
 from stockplan.solver.report.statuses import BACKORDERED, LOST, ON_TIME
 from stockplan.solver.report.stock import ProjectedStock
-
-# Lines per block when a (lines, locations, periods) array is built.
-BLOCK = 4096
-
-
-def _window_min(values: np.ndarray, pairs: np.ndarray, allowed: np.ndarray, lo: np.ndarray,
-                hi: np.ndarray) -> np.ndarray:
-    """Per row: min of ``values[pair, t]`` over its allowed pairs and periods lo..hi (BIG when empty)."""
-    out = np.full(pairs.shape[0], BIG, dtype=np.int64)
-    t = np.arange(values.shape[1])
-    for s in range(0, pairs.shape[0], BLOCK):
-        b = slice(s, s + BLOCK)
-        mask = allowed[b][:, :, None] & ((t >= lo[b, None]) & (t <= hi[b, None]))[:, None, :]
-        out[b] = np.where(mask, values[pairs[b]], BIG).min(axis=(1, 2), initial=BIG)
-    return out
 
 
 def backorder_reasons(ctx: ReportContext, stock: ProjectedStock, status: np.ndarray, by_due: np.ndarray,
                       last: np.ndarray, dl: Deliveries) -> dict[int, tuple[BackorderReason, str]]:
     """Reason per line not on time, the first that applies, in :class:`BackorderReason` order."""
     ix = ctx.ix
-    P, T, NL = ix.n_pairs, ix.T, ix.n_locations
+    P, NL = ix.n_pairs, ix.n_locations
     cand = np.flatnonzero(status != ON_TIME)
     if cand.size == 0:
         return {}
@@ -53,17 +47,8 @@ def backorder_reasons(ctx: ReportContext, stock: ProjectedStock, status: np.ndar
     w_end = np.where(status[cand] == BACKORDERED, last[cand] - 1, ell)
 
     gross = stock.gross
-    cum = np.concatenate([np.zeros((P, 1), dtype=np.int64), np.cumsum(gross, axis=1)], axis=1)
-    at_hand = ((cum[pairs, (w_end + 1)[:, None]] - cum[pairs, d[:, None]]) * allowed).sum(axis=1)
-    no_stock = at_hand <= 0
-
-    higher = np.zeros(cand.size, dtype=bool)
-    if ctx.problem.settings.policy == Policy.PRIORITY:
-        # Smallest priority number shipped per pair and period.
-        top = np.full((P, T), BIG, dtype=np.int64)
-        s = dl.loc >= 0
-        np.minimum.at(top, (ix.line_sku[dl.line[s]] * NL + dl.loc[s], dl.period[s]), ix.line_priority[dl.line[s]])
-        higher = _window_min(top, pairs, allowed, d, w_end) < ix.line_priority[cand]
+    # Units free at (pair, t) for one more delivery: at hand then and in every later period.
+    free = np.minimum.accumulate(stock.end[:, ::-1], axis=1)[:, ::-1]
 
     # Fastest agreement per pair (stock) and per SKU (dropship): placed in period 0 it lands in period `lead`.
     stock_lead = np.full(P, BIG, dtype=np.int64)
@@ -86,38 +71,116 @@ def backorder_reasons(ctx: ReportContext, stock: ProjectedStock, status: np.ndar
     fastest = np.minimum(fast_stock, fast_drop)
     fastest_ag = np.where(fast_stock <= fast_drop, stock_ag[pairs[np.arange(cand.size), best_loc]], drop_ag[sku])
 
+    taken = TakenBy(ctx, dl, stock.end, free)
     primaries = primary_agreements(ix)
     out: dict[int, tuple[BackorderReason, str]] = {}
     for r, i in enumerate(cand.tolist()):
         name = ix.skus[int(sku[r])]
-        di, ei, li = int(d[r]), int(e[r]), int(ell[r])
+        di, ei = int(d[r]), int(e[r])
+        due = ctx.problem.orders[int(ix.line_order[i])].due.isoformat()
+        here = f"{name} at {ctx.where(allowed[r])}"
         if ei > di:
             out[i] = (BackorderReason.EARLIEST_AFTER_DUE,
-                      f"the customer takes delivery from period {ei}, after the due period {di}")
-        elif no_stock[r]:
-            until = (f"before period {int(last[i])}" if status[i] == BACKORDERED
-                     else f"up to its last period {li}")
-            out[i] = BackorderReason.NO_STOCK, f"no stock of {name} at {ctx.where(allowed[r])} {until}"
-        elif (held := ship_complete_binding(ctx, gross, i)) is not None:
+                      f"the customer takes delivery from {ctx.day(ei)}, after the due date {due}")
+            continue
+        if (held := ship_complete_binding(ctx, gross, i)) is not None:
             out[i] = BackorderReason.SHIP_COMPLETE_HELD, f"ship-complete order held back by SKU {held}"
-        elif higher[r]:
-            out[i] = BackorderReason.HIGHER_PRIORITY, f"stock of {name} went to higher-priority orders"
-        elif fastest[r] >= BIG:
-            out[i] = BackorderReason.NO_AGREEMENT, f"no agreement supplies {name} to {ctx.where(allowed[r])}"
+            continue
+        # What new supply could do by the due date: nothing (and why), or deliver it at a price.
+        supply: tuple[BackorderReason, str] | None
+        if fastest[r] >= BIG:
+            supply = BackorderReason.NO_AGREEMENT, "no agreement supplies it there"
         elif fastest[r] > di:
-            ag_id = ix.agreement_ids[int(fastest_ag[r])]
-            after = f"after the latest period {li}" if fastest[r] > li else f"after the due period {di}"
-            out[i] = (BackorderReason.LEAD_TIME,
-                      f"the fastest agreement for {name} ({ag_id}) arrives in period {int(fastest[r])}, {after}")
-        elif (full := capacity_binding(ctx, i, by_sku[int(sku[r])], primaries,
-                                       int(ix.line_qty[i] - by_due[i]))) is not None:
-            out[i] = BackorderReason.CAPACITY, full
-        elif status[i] == BACKORDERED:
-            out[i] = BackorderReason.COST_TRADEOFF, "delivering on time costs more than the backorder"
+            after = (f"after the latest date {ctx.line_latest(i)}" if fastest[r] > ell[r]
+                     else f"after the due date {due}")
+            supply = (BackorderReason.LEAD_TIME, f"the fastest agreement ({ix.agreement_ids[int(fastest_ag[r])]}) "
+                      f"arrives {ctx.day(int(fastest[r]))} at the earliest, {after}")
         else:
-            what = "delivering it" if status[i] == LOST else "delivering in full"
-            out[i] = BackorderReason.COST_TRADEOFF, f"{what} costs more than the lost sale"
+            full = capacity_binding(ctx, i, by_sku[int(sku[r])], primaries, int(ix.line_qty[i] - by_due[i]))
+            supply = None if full is None else (BackorderReason.CAPACITY, full)
+        # Where the stock at hand went while it waited.
+        kind, went = taken.who(i, allowed[r], di, int(w_end[r]), here, status[i] == BACKORDERED)
+        costs_more = f"{_on_time(status[i])} costs more than the lateness it saves"
+        if kind == STAYED or (supply is None and kind != NOTHING):
+            out[i] = BackorderReason.COST_TRADEOFF, f"{went}, but {costs_more}"
+        elif supply is None:
+            ag_id = ix.agreement_ids[int(fastest_ag[r])]
+            out[i] = (BackorderReason.COST_TRADEOFF,
+                      f"no stock of {here} in time; {ag_id} could deliver by the due date, but {costs_more}")
+        elif kind == NOTHING:
+            out[i] = supply[0], f"no stock of {here} in time, and {supply[1]}"
+        else:
+            code = {HIGHER: BackorderReason.HIGHER_PRIORITY, EQUAL: BackorderReason.FAIR_SHARE}.get(kind, supply[0])
+            out[i] = code, f"{went}, and {supply[1]}"
     return out
+
+
+def _on_time(status: int) -> str:
+    return "delivering it" if status == LOST else "on time" if status == BACKORDERED else "delivering in full"
+
+
+# Where a waiting line's stock went (TakenBy.who).
+NOTHING, HIGHER, EQUAL, OTHERS, STAYED = range(5)
+
+
+class TakenBy:
+    """Where the units at hand went while a line waited: the lines of its SKU served at its warehouses."""
+
+    def __init__(self, ctx: ReportContext, dl: Deliveries, end: np.ndarray, free: np.ndarray) -> None:
+        self.ctx, self.ix, self.end, self.free = ctx, ctx.ix, end, free
+        shipped = dl.loc >= 0
+        self.line, self.loc, self.period = dl.line[shipped], dl.loc[shipped], dl.period[shipped]
+        self.sku = self.ix.line_sku[self.line]
+        self.policy = str(ctx.problem.settings.policy)
+        self.by_priority = self.policy in (Policy.PRIORITY, Policy.PRIORITY_FAIR_SHARE)
+        self.fair = self.policy in (Policy.FAIR_SHARE, Policy.PRIORITY_FAIR_SHARE)
+
+    def who(self, i: int, allowed: np.ndarray, lo: int, hi: int, here: str, moved: bool) -> tuple[int, str]:
+        """How the stock at the line's warehouses was used in periods lo..hi, and that in words.
+
+        ``moved``: the line gets all its units after ``hi``; one delivered earlier instead needs
+        the unit at hand from then to ``hi`` only. Otherwise it would be one more delivery.
+        """
+        ix = self.ix
+        got = ((self.sku == ix.line_sku[i]) & (self.line != i) & allowed[self.loc]
+               & (self.period >= lo) & (self.period <= hi))
+        lines = self.line[got]
+        prio = ix.line_priority[lines]
+        if self.by_priority and (prio < ix.line_priority[i]).any():
+            top = lines[prio < ix.line_priority[i]]
+            return HIGHER, (f"the stock of {here} went to higher-priority orders {self._orders(top)} "
+                            f"under the {self.policy} policy")
+        equal = lines[self._equal(i, lines)]
+        if self.fair and equal.size:
+            return EQUAL, (f"the stock of {here} was shared with equal orders {self._orders(equal)} "
+                           f"under the {self.policy} policy")
+        if lines.size:
+            return OTHERS, f"the stock of {here} went to {self._orders(lines)}"
+        pairs = ix.line_sku[i] * ix.n_locations + np.flatnonzero(allowed)
+        if hi < lo:
+            spare = False
+        elif moved:
+            seg = self.end[pairs, lo:hi + 1]
+            spare = bool((np.minimum.accumulate(seg[:, ::-1], axis=1) > 0).any())
+        else:
+            spare = bool((self.free[pairs, lo:hi + 1] > 0).any())
+        if spare:
+            ship = ix.ship_cost[i, allowed]
+            dear = f" (shipping costs {float(ship.min()):.2f} a unit)" if ship.size and ship.min() > 0 else ""
+            return STAYED, f"{here} had stock to spare{dear}"
+        return NOTHING, ""
+
+    def _equal(self, i: int, lines: np.ndarray) -> np.ndarray:
+        """Lines the fair-share rule compares with ``i``: same SKU, priority, earliest period, warehouses."""
+        ix = self.ix
+        return ((ix.line_priority[lines] == ix.line_priority[i]) & (ix.line_first[lines] == ix.line_first[i])
+                & ~ix.line_complete[lines] & (ix.allowed[lines] == ix.allowed[i]).all(axis=1))
+
+    def _orders(self, lines: np.ndarray, most: int = 3) -> str:
+        orders = self.ctx.problem.orders
+        ids = list(dict.fromkeys(orders[o].id for o in self.ix.line_order[lines].tolist()))
+        more = f" and {len(ids) - most} more" if len(ids) > most else ""
+        return ", ".join(ids[:most]) + more
 
 
 def ship_complete_binding(ctx: ReportContext, gross: np.ndarray, i: int) -> str | None:
@@ -168,6 +231,6 @@ def capacity_binding(ctx: ReportContext, i: int, agreements: list[int], primarie
     named = [a for a in usable if primaries.get((int(ix.ag_sku[a]), int(ix.ag_loc[a]))) == a]
     a = named[0] if named else min(usable, key=lambda c: primary_rank(ix, c))
     role = "primary agreement" if named else "agreement"
-    when = period_span(0, d - int(ix.ag_lead[a]))
+    when = ctx.span(0, d - int(ix.ag_lead[a]))
     left = "is used up" if spare == 0 else f"leaves only {spare} units"
-    return f"{role} {ix.agreement_ids[a]} capacity {left} in {when}"
+    return f"{role} {ix.agreement_ids[a]} capacity {left} from {when}"

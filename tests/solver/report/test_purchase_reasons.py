@@ -20,7 +20,8 @@ def test_purchase_reason_primary_too_slow() -> None:
                    Decisions(shipments=[ship("SO-1", 1, 4)], purchase_orders=[po("AG-A", 1, 4)]))
     (p,) = rep.purchase_orders
     assert p.reason_code == PurchaseReason.PRIMARY_TOO_SLOW
-    assert p.reason == "primary AG-P (lead 2 periods) would arrive in period 2 at the earliest, after the due period 1"
+    assert p.reason == ("primary AG-P (lead time 14 days) would arrive 2026-01-19 at the earliest, after the period "
+                        "the lines are due in (from 2026-01-12)")
 
 
 def test_purchase_reason_primary_capacity() -> None:
@@ -32,7 +33,7 @@ def test_purchase_reason_primary_capacity() -> None:
     primary, alt = rep.purchase_orders
     assert primary.reason_code == PurchaseReason.PRIMARY
     assert alt.reason_code == PurchaseReason.PRIMARY_CAPACITY
-    assert alt.reason == "primary AG-P capacity (5 per period) is used up in period 0"
+    assert alt.reason == "primary AG-P capacity (5 per period) is used up from 2026-01-05 to 2026-01-11"
 
 
 def test_purchase_reason_cheaper_at_quantity() -> None:

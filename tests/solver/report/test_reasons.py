@@ -9,20 +9,23 @@ from stockplan.models.report import BackorderReason, LineStatus, PlanReport
 from tests.solver.report.builders import LOSSES, agreement, day, line_of, order, po, problem, report, ship, stock
 
 
-def test_three_customers_backorder_reason_is_the_lead_time(three: PlanReport) -> None:
+def test_three_customers_backorder_reason_is_the_fair_share_and_the_lead_time(three: PlanReport) -> None:
+    others = {"SO-1": "SO-2, SO-3", "SO-2": "SO-1, SO-3", "SO-3": "SO-1, SO-2"}
     for o in ("SO-1", "SO-2", "SO-3"):
         ln = line_of(three, o)
-        assert ln.reason_code == BackorderReason.LEAD_TIME
-        assert ln.reason == "the fastest agreement for CHOC-BOX (AG-1) arrives in period 2, after the due period 0"
+        assert ln.reason_code == BackorderReason.FAIR_SHARE
+        assert ln.reason == (f"the stock of CHOC-BOX at WH-1 was shared with equal orders {others[o]} under the "
+                             "fair_share policy, and the fastest agreement (AG-1) arrives 2026-12-21 at the "
+                             "earliest, after the due date 2026-12-07")
     assert line_of(three, "SO-4").reason is None
 
 
-def test_lost_line_reasons_no_agreement_and_no_stock() -> None:
+def test_lost_line_reasons_no_stock_and_no_agreement() -> None:
     rep = report(LOSSES, Decisions(shipments=[ship("SO-1", 1, 2)]))
-    assert line_of(rep, "SO-1").reason_code == BackorderReason.NO_AGREEMENT
-    assert line_of(rep, "SO-1").reason == "no agreement supplies SKU-A to any warehouse"
-    assert line_of(rep, "SO-2").reason_code == BackorderReason.NO_STOCK
-    assert line_of(rep, "SO-2").reason == "no stock of SKU-B at any warehouse up to its last period 3"
+    for o, sku in (("SO-1", "SKU-A"), ("SO-2", "SKU-B")):
+        assert line_of(rep, o).reason_code == BackorderReason.NO_AGREEMENT
+        assert line_of(rep, o).reason == (f"no stock of {sku} at any warehouse in time, and no agreement supplies "
+                                          "it there")
 
 
 def test_reason_no_stock_before_the_delivery() -> None:
@@ -30,8 +33,9 @@ def test_reason_no_stock_before_the_delivery() -> None:
                    agreements=[agreement("AG-P", "primary", 2)])
     rep = report(data, Decisions(shipments=[ship("SO-1", 2, 4)], purchase_orders=[po("AG-P", 0, 4)]))
     ln = line_of(rep, "SO-1")
-    assert (ln.status, ln.reason_code) == (LineStatus.BACKORDERED, BackorderReason.NO_STOCK)
-    assert ln.reason == "no stock of SKU-A at WH-1 before period 2"
+    assert (ln.status, ln.reason_code) == (LineStatus.BACKORDERED, BackorderReason.LEAD_TIME)
+    assert ln.reason == ("no stock of SKU-A at WH-1 in time, and the fastest agreement (AG-P) arrives 2026-01-19 "
+                         "at the earliest, after the due date 2026-01-05")
 
 
 def test_reason_ship_complete_order_held_back_by_another_sku() -> None:
@@ -44,7 +48,7 @@ def test_reason_ship_complete_order_held_back_by_another_sku() -> None:
     a, b = line_of(rep, "SC-1", 0), line_of(rep, "SC-1", 1)
     assert (a.reason_code, a.reason) == (BackorderReason.SHIP_COMPLETE_HELD,
                                          "ship-complete order held back by SKU SKU-B")
-    assert b.reason_code == BackorderReason.NO_STOCK
+    assert b.reason_code == BackorderReason.LEAD_TIME
 
 
 CONTEST = problem(
@@ -61,14 +65,17 @@ def test_reason_stock_went_to_higher_priority_orders() -> None:
     data = copy.deepcopy(CONTEST)
     data["settings"] = {"policy": "priority"}
     ln = line_of(report(data, CONTEST_PLAN), "SO-2")
-    assert (ln.reason_code, ln.reason) == (BackorderReason.HIGHER_PRIORITY,
-                                           "stock of SKU-A went to higher-priority orders")
+    assert (ln.reason_code, ln.reason) == (
+        BackorderReason.HIGHER_PRIORITY,
+        "the stock of SKU-A at any warehouse went to higher-priority orders SO-1 under the priority policy, and "
+        "the fastest agreement (AG-P) arrives 2026-01-12 at the earliest, after the due date 2026-01-05")
 
 
 def test_reason_lead_time_under_min_cost() -> None:
     ln = line_of(report(CONTEST, CONTEST_PLAN), "SO-2")
     assert (ln.reason_code, ln.reason) == (
-        BackorderReason.LEAD_TIME, "the fastest agreement for SKU-A (AG-P) arrives in period 1, after the due period 0")
+        BackorderReason.LEAD_TIME, "the stock of SKU-A at any warehouse went to SO-1, and the fastest agreement "
+        "(AG-P) arrives 2026-01-12 at the earliest, after the due date 2026-01-05")
 
 
 def test_reason_lead_time_after_the_latest_period() -> None:
@@ -76,7 +83,8 @@ def test_reason_lead_time_after_the_latest_period() -> None:
                    agreements=[agreement("AG-P", "primary", 3)])
     ln = line_of(report(data, Decisions(shipments=[ship("SO-1", 0, 1)])), "SO-1")
     assert ln.status == LineStatus.PARTIALLY_LOST
-    assert ln.reason == "the fastest agreement for SKU-A (AG-P) arrives in period 3, after the latest period 1"
+    assert ln.reason == ("no stock of SKU-A at any warehouse in time, and the fastest agreement (AG-P) arrives "
+                         "2026-01-26 at the earliest, after the latest date 2026-01-12")
 
 
 def test_reason_primary_capacity_used_up() -> None:
@@ -88,8 +96,10 @@ def test_reason_primary_capacity_used_up() -> None:
                      purchase_orders=[po("AG-P", 0, 5), po("AG-P", 1, 3)])
     ln = line_of(report(data, plan), "SO-2")
     assert (ln.status, ln.delivered_by_due) == (LineStatus.BACKORDERED, 5)
-    assert (ln.reason_code, ln.reason) == (BackorderReason.CAPACITY,
-                                           "primary agreement AG-P capacity is used up in period 0")
+    assert (ln.reason_code, ln.reason) == (
+        BackorderReason.CAPACITY,
+        "no stock of SKU-A at any warehouse in time, and primary agreement AG-P capacity is used up from 2026-01-05 "
+        "to 2026-01-11")
 
 
 def test_reason_cost_tradeoff_and_earliest_after_due() -> None:
@@ -98,6 +108,7 @@ def test_reason_cost_tradeoff_and_earliest_after_due() -> None:
                    agreements=[agreement("AG-P", "primary", 0)])
     rep = report(data, Decisions(shipments=[ship("SO-1", 1, 4), ship("SO-2", 1, 4)]))
     assert line_of(rep, "SO-1").reason_code == BackorderReason.COST_TRADEOFF
-    assert line_of(rep, "SO-1").reason == "delivering on time costs more than the backorder"
+    assert line_of(rep, "SO-1").reason == ("SKU-A at any warehouse had stock to spare, but on time costs more than "
+                                           "the lateness it saves")
     assert line_of(rep, "SO-2").reason_code == BackorderReason.EARLIEST_AFTER_DUE
-    assert line_of(rep, "SO-2").reason == "the customer takes delivery from period 1, after the due period 0"
+    assert line_of(rep, "SO-2").reason == "the customer takes delivery from 2026-01-12, after the due date 2026-01-05"

@@ -74,6 +74,9 @@ class NoticeKind(StrEnum):
 
     BACKORDERED = "backordered"  # late against its due date; no earlier promise broken
     DELAYED = "delayed"  # the new date is after the date last promised (Order.promised)
+    # Some units are not planned within the horizon and the order has no latest date inside it:
+    # their date follows with a later plan (no refund: the customer has not said how long they wait).
+    NOT_PLANNED_YET = "not_planned_yet"
     WILL_MISS_LATEST = "will_miss_latest"  # some units never arrive by the latest date: offer a refund
 
 

@@ -1,4 +1,4 @@
-"""Customer notices: backordered, delayed, will_miss_latest with a refund offer (solver/report/notices.py)."""
+"""Customer notices: backordered, delayed, not_planned_yet, will_miss_latest with a refund offer (report/notices.py)."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def test_lost_units_get_a_refund_offer_and_order_status_is_the_worst_line() -> N
     assert n1.message == ("We cannot deliver 3 of the 5 units of your order SO-1 by 2026-01-22 and offer you "
                           "a refund for them; the other units arrive by 2026-01-12.")
     n2 = notice_of(rep, "SO-2")
-    assert n2.kind == NoticeKind.WILL_MISS_LATEST and n2.new_date is None
-    # No latest date: the last day of the horizon.
-    assert n2.message == ("We cannot deliver 3 of the 3 units of your order SO-2 by 2026-02-01 and offer you "
-                          "a refund for them.")
+    # No latest date: the customer has not said how long they wait. No refund, the date follows.
+    assert n2.kind == NoticeKind.NOT_PLANNED_YET and n2.new_date is None and n2.refund_offer is None
+    assert n2.message == ("3 of the 3 units of your order SO-2 are not planned before 2026-02-01: we will tell "
+                          "you their date as soon as we know it.")
     k = rep.kpis
     assert (k.lines_partially_lost, k.lines_lost, k.units_lost, k.fill_rate) == (1, 1, 6, 0.25)
 
@@ -85,3 +85,28 @@ def test_a_broken_promise_with_lost_units_is_will_miss_latest() -> None:
     rep = report(data, Decisions(shipments=[ship("SO-1", 1, 2)]))
     (n,) = rep.notices
     assert n.kind == NoticeKind.WILL_MISS_LATEST and n.refund_offer is not None and n.refund_offer.units == 2
+
+
+def test_an_order_without_latest_on_a_short_horizon_gets_no_refund_offer() -> None:
+    """The issue's horizon case: supply lands after the 4-week horizon; no latest, so no refund."""
+    data = problem(orders=[order("SO-1", 1, ("SKU-A", 4))])
+    rep = report(data, Decisions())
+    n = notice_of(rep, "SO-1")
+    assert n.kind == NoticeKind.NOT_PLANNED_YET and n.refund_offer is None
+    # With a latest date inside the horizon the same plan owes the refund.
+    dated = problem(orders=[order("SO-1", 1, ("SKU-A", 4), latest=day(2))])
+    n = notice_of(report(dated, Decisions()), "SO-1")
+    assert n.kind == NoticeKind.WILL_MISS_LATEST and n.refund_offer is not None and n.refund_offer.units == 4
+    # A latest date beyond the horizon: the customer still waits; the date follows.
+    later = problem(orders=[order("SO-1", 1, ("SKU-A", 4), latest=day(9))])
+    assert notice_of(report(later, Decisions()), "SO-1").kind == NoticeKind.NOT_PLANNED_YET
+
+
+def test_a_pre_order_delivered_on_its_earliest_date_gets_no_backorder_notice() -> None:
+    data = problem(stock=[stock("SKU-A", "WH-1", 4)], orders=[order("PRE-1", 0, ("SKU-A", 4), earliest=day(2))])
+    rep = report(data, Decisions(shipments=[ship("PRE-1", 2, 4)]))
+    assert line_of(rep, "PRE-1").status == LineStatus.BACKORDERED  # the spec's status against due
+    assert notice_of(rep, "PRE-1") is None
+    # Delivered a week after the earliest date, it is late for the customer.
+    rep = report(data, Decisions(shipments=[ship("PRE-1", 3, 4)]))
+    assert notice_of(rep, "PRE-1").kind == NoticeKind.BACKORDERED

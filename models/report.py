@@ -101,6 +101,13 @@ class LineReport(ReportModel):
     status: LineStatus
     reason: str | None = None
     reason_code: BackorderReason | None = None
+    # Extension fields: the order's ``ordered`` date and, for a line not on time, its age in days at
+    # the horizon's start; under a fair-share policy the share it got by its due date and, when an
+    # equal-looking line got more, why.
+    ordered: dt.date | None = None
+    age_days: int | None = None
+    share: Share | None = None
+    share_note: str | None = None
     # Filled later by the pricing module.
     extra_cost: float | None = None
     on_time_cost: float | None = None

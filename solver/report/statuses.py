@@ -27,6 +27,7 @@ from stockplan.models.report import (
 )
 from stockplan.solver.report.context import ReportContext
 from stockplan.solver.report.notices import customer_notice
+from stockplan.solver.report.shares import fair_shares
 from stockplan.solver.report.smoothing import order_smoothing
 
 # Status codes: positions in STATUS_SEVERITY, so a larger code is worse.
@@ -46,6 +47,8 @@ def line_reports(ctx: ReportContext, status: np.ndarray, delivered: np.ndarray, 
                  reasons: dict[int, tuple[BackorderReason, str]]) -> list[LineReport]:
     ix = ctx.ix
     orders = ctx.problem.orders
+    shares = fair_shares(ctx, by_due)
+    start = ctx.problem.horizon.start
     out = []
     # Plain lists: indexing numpy arrays element by element is slow on 100,000 lines.
     cols = zip(ix.line_order.tolist(), ix.line_no.tolist(), ix.line_qty.tolist(), delivered.tolist(),
@@ -54,12 +57,16 @@ def line_reports(ctx: ReportContext, status: np.ndarray, delivered: np.ndarray, 
     for i, (o_i, j, qty, got, on_time, d, ell, li, at, st) in enumerate(cols):
         o = orders[o_i]
         code, text = reasons.get(i, (None, None))
+        share, note = shares.get(i, (None, None))
+        # An open backorder's age: days from when it was ordered to the plan's start.
+        age = (start - o.ordered).days if o.ordered is not None and st != ON_TIME else None
         out.append(LineReport(
             order=o.id, line=j, sku=o.lines[j].sku, customer=o.customer, priority=o.priority, quantity=qty,
             delivered=got, delivered_by_due=on_time, due=o.due, due_period=d, last_period=ell,
             last_delivery_period=li if li >= 0 else None, promised_date=ctx.date(li) if li >= 0 else None,
             periods_late=max(0, li - d) if li >= 0 else None, location=ix.locations[at] if at >= 0 else None,
-            status=STATUS_SEVERITY[st], reason=text, reason_code=code,
+            status=STATUS_SEVERITY[st], reason=text, reason_code=code, ordered=o.ordered,
+            age_days=None if age is None else max(0, age), share=share, share_note=note,
         ))
     return out
 

@@ -271,7 +271,7 @@ def test_a_plan_solved_without_its_report_still_has_a_page(shared: Any) -> None:
     assert job["state"] == "succeeded" and "report" not in job["plan"]["plan"]
     r = client.get(f"/ui/plans/{job['plan_id']}")
     assert r.status_code == 200 and "solved without its report" in r.text
-    assert cells(r.text, "#0")[:3] == ["AG-1 primary", "CHOC-BOX → WH-1", "7"]
+    assert cells(r.text, "#1")[:3] == ["AG-1 primary", "CHOC-BOX → WH-1", "7"]
     assert "COCOA-CO" in section(r.text, "purchase-orders") and "SO-2" in section(r.text, "shipments")
     assert "No stock projection" in r.text
 

@@ -168,8 +168,8 @@ def test_review_edit_and_approve_a_plan(server: str, plans: dict[str, Any], page
     verdict = page.locator(f"#po-{index}-verdict")
     approve = page.locator("#approve-plan")
     # Break AG-12's pack size of 10: the rule is shown at once, approving is disabled.
-    row.get_by_label(f"New quantity for purchase order #{index}").fill(str(ordered + 5))
-    row.get_by_role("button", name=f"Check purchase order #{index}").click()
+    row.get_by_label(f"New quantity for purchase order #{index + 1}").fill(str(ordered + 5))
+    row.get_by_role("button", name=f"Check purchase order #{index + 1}").click()
     expect(verdict).to_contain_text("pack_size")
     expect(verdict).to_contain_text("not a multiple of its pack size 10")
     expect(approve).to_be_disabled()
@@ -186,8 +186,8 @@ def test_review_edit_and_approve_a_plan(server: str, plans: dict[str, Any], page
     assert httpx.get(f"{server}/v1/plans/{pid}", timeout=10).json()["state"] == "proposed"
     # Fix it: the cost delta is shown and approving is possible again.
     page.goto(f"{server}/ui/plans/{pid}")
-    row.get_by_label(f"New quantity for purchase order #{index}").fill(str(ordered + 10))
-    row.get_by_role("button", name=f"Check purchase order #{index}").click()
+    row.get_by_label(f"New quantity for purchase order #{index + 1}").fill(str(ordered + 10))
+    row.get_by_role("button", name=f"Check purchase order #{index + 1}").click()
     expect(verdict).to_contain_text("breaks no rule")
     evaluation = httpx.get(f"{server}/v1/plans/{pid}/evaluation", timeout=10).json()
     assert evaluation["feasible"] and evaluation["cost_delta"] > 0
@@ -256,8 +256,8 @@ def test_a_stale_page_says_why_an_edit_is_refused(server: str, page: Any) -> Non
     r = httpx.post(f"{server}/v1/plans/{plan['id']}/decisions", json={"decision": "approve", "actor": "sam"},
                    timeout=10)
     assert r.status_code == 200
-    page.get_by_label("New quantity for purchase order #0").fill("8")
-    page.get_by_role("button", name="Check purchase order #0").click()
+    page.get_by_label("New quantity for purchase order #1").fill("8")
+    page.get_by_role("button", name="Check purchase order #1").click()
     verdict = page.locator("#po-0-verdict")
     expect(verdict).to_contain_text("Refused")
     expect(verdict).to_contain_text("only a current proposed plan can be edited")

@@ -262,11 +262,19 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
 
     @app.post("/v1/problems:validate", tags=["problems"])
     async def validate_problem(request: Request) -> dict[str, Any]:
-        """200 with a summary when valid; 422 listing every bad field by its JSON path."""
+        """200 with a summary when valid; 422 listing every bad field by its JSON path.
+
+        ``warnings`` lists what is valid but probably not meant (safety stock the model
+        ignores for want of a cost, statistics without a primary agreement), by path.
+        """
+        from stockplan.solver.safety_stock import safety_stock_notes
+
         problem = services.parse_problem(await body_json(request), prefix="$")
+        warnings = [{"path": f"$.{n.path}", "code": n.code.value, "message": n.message}
+                    for n in safety_stock_notes(problem)]
         return {"valid": True, "orders": len(problem.orders), "skus": len(problem.items),
                 "locations": len(problem.locations), "agreements": len(problem.agreements),
-                "periods": problem.horizon.periods}
+                "periods": problem.horizon.periods, "warnings": warnings}
 
     @app.post("/v1/plans:evaluate", tags=["plans"])
     async def evaluate_plan(request: Request) -> dict[str, Any]:

@@ -79,9 +79,14 @@ def parse_problem(source: str) -> Problem:
 
 @app.command()
 def validate(problem: Annotated[str, typer.Argument(help="Problem JSON file, or example:NAME")]) -> None:
-    """Check a problem; list every error with its JSON path."""
-    parse_problem(problem)
-    console.print(f"[green]{escape(problem)}: valid[/]")
+    """Check a problem; list every error with its JSON path, then warnings (safety stock) that are not errors."""
+    from stockplan.solver.safety_stock import safety_stock_notes
+
+    notes = safety_stock_notes(parse_problem(problem))
+    more = f" [yellow]({len(notes)} warning(s))[/]" if notes else ""
+    console.print(f"[green]{escape(problem)}: valid[/]{more}")
+    for n in notes:
+        console.print(f"  warning: {n.path}: {n.message}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -757,6 +762,7 @@ def print_report(report: PlanReport) -> None:
             table.add_row(escape(po.agreement), po.role, po.placed_date.isoformat(), po.arrival_date.isoformat(),
                           str(po.quantity), serves, escape(po.reason))
         console.print(table)
+    print_safety_stock(report)
     if report.notices:
         table = Table(title=f"customer notices ({len(report.notices)})")
         for col in ("order", "customer", "kind", "new date", "message"):
@@ -765,6 +771,33 @@ def print_report(report: PlanReport) -> None:
             table.add_row(escape(n.order), escape(n.customer), str(n.kind),
                           "—" if n.new_date is None else n.new_date.isoformat(), escape(n.message))
         console.print(table)
+
+
+SAFETY_SHOWN = 20  # rows of the safety stock table on the terminal
+
+
+def print_safety_stock(report: PlanReport) -> None:
+    """Safety stock and reorder point of each SKU-location that has them, then the notes about them."""
+    rows = [r for r in report.reorder_points if r.safety_stock > 0 or r.reorder_point is not None]
+    if rows:
+        table = Table(title=f"safety stock and reorder points ({len(rows)})")
+        for col in ("sku", "location", "safety stock", "reorder point", "from", "cost per unit short"):
+            table.add_column(col)
+        for r in rows[:SAFETY_SHOWN]:
+            terms = [f"L {r.lead_periods}"] + ([f"R {r.review_periods}"] if r.review_periods else [])
+            terms += ["no demand rate"] if r.demand_per_period is None else []
+            cost = f"{r.safety_stock_cost:g}" + (" (ignored)" if r.safety_stock_cost == 0 and r.safety_stock else "")
+            table.add_row(escape(r.sku), escape(r.location), str(r.safety_stock),
+                          "—" if r.reorder_point is None else str(r.reorder_point),
+                          f"{r.basis} ({', '.join(terms)})", cost)
+        if len(rows) > SAFETY_SHOWN:
+            table.caption = f"and {len(rows) - SAFETY_SHOWN} more (the JSON plan has them all)"
+        console.print(table)
+    notes = report.safety_stock_notes
+    for n in notes[:SAFETY_SHOWN]:
+        console.print(f"warning: {n.path}: {n.message}", highlight=False, markup=False, soft_wrap=True)
+    if len(notes) > SAFETY_SHOWN:
+        console.print(f"and {len(notes) - SAFETY_SHOWN} more safety stock warnings (report.safety_stock_notes)")
 
 
 def main() -> None:

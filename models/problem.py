@@ -91,6 +91,10 @@ class Stock(WireModel):
     demand_per_period: NonNegFloat | None = None
     demand_std: NonNegFloat | None = None
     service_level: Annotated[float, Field(gt=0.5, lt=1.0, strict=True)] | None = None
+    # Extension: how often stock is reviewed, in days (periods as for a lead time: R). Stock
+    # then has to cover L + R periods: safety stock ceil(z × std × sqrt(L + R)), reorder point
+    # ceil(mean × (L + R)) + safety stock. Absent: the spec's formulas exactly.
+    review_period_days: NonNegInt | None = None
 
 
 class Inbound(WireModel):

@@ -188,11 +188,46 @@ class StockProjection(ReportModel):
     net_position: list[int]  # end - open_backorders
 
 
+class SafetyStockBasis(StrEnum):
+    """Where a SKU-location's safety stock comes from."""
+
+    GIVEN = "given"  # stock[].safety_stock
+    STATISTICS = "statistics"  # ceil(z × demand_std × sqrt(L + R)) from demand_per_period, demand_std, service_level
+    NONE = "none"  # neither: no safety stock
+
+
 class ReorderPoint(ReportModel):
+    """Safety stock and reorder point of one ``stock[]`` entry, with what they were computed from."""
+
     sku: str
     location: str
     safety_stock: Units
-    reorder_point: Units | None = None  # None without demand statistics
+    # ceil(demand_per_period × (L + R)) + safety stock; the safety stock alone when it is given
+    # without a demand rate; None when there is no safety stock to speak of (basis none).
+    reorder_point: Units | None = None
+    basis: SafetyStockBasis = SafetyStockBasis.NONE
+    lead_periods: Units = 0  # L: the primary agreement's lead time (0 without one)
+    review_periods: Units = 0  # R: stock[].review_period_days in periods (0 when absent)
+    primary: str | None = None  # the primary agreement that sets L
+    demand_per_period: Annotated[float, Field(ge=0)] | None = None
+    safety_stock_cost: Annotated[float, Field(ge=0)] = 0.0  # 0: the model does not keep this safety stock
+
+
+class SafetyStockNoteCode(StrEnum):
+    """What a planner should know about a SKU-location's safety stock."""
+
+    NO_COST = "no_cost"  # safety stock > 0 but safety_stock_cost 0: the model ignores it
+    NO_PRIMARY = "no_primary"  # statistics without a primary agreement: L = 0 although an alternate has a lead
+
+
+class SafetyStockNote(ReportModel):
+    """A warning about one ``stock[]`` entry; validation lists the same notes (never an error)."""
+
+    path: str  # stock[i]
+    sku: str
+    location: str
+    code: SafetyStockNoteCode
+    message: str
 
 
 class ServedLine(ReportModel):
@@ -284,6 +319,7 @@ class PlanReport(ReportModel):
     kpis: Kpis
     stock: list[StockProjection]
     reorder_points: list[ReorderPoint]
+    safety_stock_notes: list[SafetyStockNote] = Field(default_factory=list)
     purchase_orders: list[PurchaseOrderReport]
     notices: list[CustomerNotice]
     pricing: PricingRun | None = None  # None: late lines were not priced

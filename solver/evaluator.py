@@ -146,7 +146,8 @@ def effective_safety_stock(problem: Problem) -> dict[tuple[str, str], int]:
 
     ``safety_stock`` when given; otherwise, when ``demand_per_period``,
     ``demand_std`` and ``service_level`` are all given,
-    ``ceil(z × demand_std × sqrt(L))`` (spec §Safety stock and reorder points);
+    ``ceil(z × demand_std × sqrt(L + R))`` (spec §Safety stock and reorder points;
+    ``R`` is the extension ``review_period_days`` in periods, 0 when absent);
     otherwise 0.
 
     Parameters
@@ -183,8 +184,10 @@ def effective_safety_stock(problem: Problem) -> dict[tuple[str, str], int]:
         ):
             primary = best_primary.get(key)
             lead = horizon.lead_periods(primary.lead_time_days) if primary is not None else 0
+            review = horizon.lead_periods(entry.review_period_days) if entry.review_period_days is not None else 0
             z = NormalDist().inv_cdf(entry.service_level)
-            result[key] = max(0, math.ceil(z * entry.demand_std * math.sqrt(lead)))
+            # Less 1e-9: float noise just above an integer must not add a unit (the model's index does the same).
+            result[key] = max(0, math.ceil(z * entry.demand_std * math.sqrt(lead + review) - 1e-9))
         else:
             result[key] = 0
     return result

@@ -9,11 +9,11 @@ are outside the plan (spec §Inputs).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
 from stockplan.models.problem import Agreement, Problem, Role
+from stockplan.solver.safety_stock import effective_safety_stock
 
 
 @dataclass
@@ -86,44 +86,6 @@ class ProblemIndex:
 
     def line_label(self, i: int) -> tuple[str, int]:
         return self.problem.orders[int(self.line_order[i])].id, int(self.line_no[i])
-
-
-def effective_safety_stock(problem: Problem) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
-    """Safety stock and reorder point per (sku, location), spec §Safety stock and reorder points.
-
-    ``safety_stock`` when given; else ``ceil(z * demand_std * sqrt(L))`` from the
-    statistics, with ``L`` the lead time of the cheapest primary agreement for the
-    SKU and location (ties: shorter lead time, then id; 0 without one). The reorder
-    point is ``ceil(demand_per_period * L) + safety_stock`` where statistics exist.
-    """
-    h = problem.horizon
-    lead: dict[tuple[str, str], int] = {}
-    best: dict[tuple[str, str], tuple[float, int, str]] = {}
-    for a in problem.agreements:
-        if a.role != Role.PRIMARY or a.location is None:
-            continue
-        key = (a.sku, a.location)
-        rank = (a.unit_cost, h.lead_periods(a.lead_time_days), a.id)
-        if key not in best or rank < best[key]:
-            best[key] = rank
-            lead[key] = rank[1]
-    safety: dict[tuple[str, str], int] = {}
-    reorder: dict[tuple[str, str], int] = {}
-    for s in problem.stock:
-        key = (s.sku, s.location)
-        L = lead.get(key, 0)
-        if s.safety_stock is not None:
-            safety[key] = s.safety_stock
-            if s.demand_per_period is not None:
-                reorder[key] = int(np.ceil(s.demand_per_period * L - 1e-9)) + s.safety_stock
-        elif s.demand_std is not None and s.service_level is not None and s.demand_per_period is not None:
-            z = NormalDist().inv_cdf(s.service_level)
-            ss = int(np.ceil(z * s.demand_std * np.sqrt(L) - 1e-9))
-            safety[key] = max(ss, 0)
-            reorder[key] = int(np.ceil(s.demand_per_period * L - 1e-9)) + safety[key]
-        else:
-            safety[key] = 0
-    return safety, reorder
 
 
 def build_index(problem: Problem) -> ProblemIndex:

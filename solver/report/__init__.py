@@ -12,7 +12,7 @@ builds the MIP. Each rule lives in the module named after it:
 - :mod:`.fifo` — where each purchase order's units go, first in, first out.
 - :mod:`.reasons` — why a line is late or short.
 - :mod:`.purchase_reasons` — each purchase order's report, and why this agreement.
-- :mod:`.reorder` — safety stock and reorder points.
+- :mod:`.reorder` — safety stock and reorder points, and the notes about them.
 - :mod:`.notices` — the customer notice of each affected order.
 - :mod:`.smoothing` — order variance against demand variance (bullwhip).
 """
@@ -85,9 +85,10 @@ def _plan_report(problem: Problem, decisions: Decisions, ix: ProblemIndex) -> Pl
     orders, notices = order_reports(ctx, lines, status)
     in_plan = set(ix.line_order.tolist())
     outside = [o.id for k, o in enumerate(problem.orders) if k not in in_plan]
+    reorder, safety_notes = reorder_points(problem)
     return PlanReport(
         period_dates=ctx.dates, lines=lines, orders=orders, orders_outside_horizon=outside,
         kpis=plan_kpis(ctx, status, delivered, by_due, orders), stock=stock_projections(ctx, stock, owed),
-        reorder_points=reorder_points(problem), purchase_orders=purchase_order_reports(ctx, dl, stock),
-        notices=notices,
+        reorder_points=reorder, safety_stock_notes=safety_notes,
+        purchase_orders=purchase_order_reports(ctx, dl, stock), notices=notices,
     )

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from stockplan.models.report import StockProjection
-from stockplan.solver.indexing import ProblemIndex, effective_safety_stock
+from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.report.context import Deliveries, ReportContext
+from stockplan.solver.safety_stock import effective_safety_stock
 
 
 @dataclass

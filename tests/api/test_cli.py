@@ -302,6 +302,86 @@ def test_markup_characters_in_a_path_do_not_crash(tmp_path: Path, source: str) -
     no_traceback(proc)
 
 
+# --- safety stock warnings and the reorder-point table ------------------------------------------
+
+
+def safety_stock_problem(extra_skus: int = 0) -> dict[str, Any]:
+    """SKU-1's safety stock costs nothing; SKU-2 has statistics and only an alternate (3 weeks)."""
+    skus = ["SKU-1", "SKU-2", *(f"X-{k:02d}" for k in range(extra_skus))]
+    return {
+        "horizon": {"start": "2026-01-05", "periods": 4, "period_days": 7},
+        "items": [{"sku": s, "lost_sale_cost": 10.0} for s in skus],
+        "locations": [{"id": "WH-1"}],
+        "stock": [
+            {"sku": "SKU-1", "location": "WH-1", "on_hand": 20, "safety_stock": 12},
+            {"sku": "SKU-2", "location": "WH-1", "demand_per_period": 2.0, "demand_std": 3.0,
+             "service_level": 0.95, "safety_stock_cost": 1.0},
+            *({"sku": s, "location": "WH-1", "on_hand": 5, "safety_stock": 3, "safety_stock_cost": 1.0}
+              for s in skus[2:]),
+        ],
+        "orders": [],
+        "suppliers": [{"id": "SUP-1"}],
+        "agreements": [{"id": "AG-7", "supplier": "SUP-1", "sku": "SKU-2", "role": "alternate",
+                        "location": "WH-1", "unit_cost": 2.0, "lead_time_days": 21}],
+    }
+
+
+WARNINGS = [
+    "stock[0]: safety stock 12 of SKU-1 at WH-1 is ignored: its safety_stock_cost is 0",
+    "stock[1]: SKU-2 at WH-1 has demand statistics but no primary agreement: the spec's L = 0 gives "
+    "safety stock 0; its alternate AG-7 has a lead time of 3 periods",
+]
+
+
+def test_validate_lists_safety_stock_warnings_and_still_passes(tmp_path: Path) -> None:
+    proc = run("validate", write_json(tmp_path / "p.json", safety_stock_problem()))
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    assert "valid (2 warning(s))" in proc.stdout
+    for text in WARNINGS:
+        assert f"warning: {text}" in proc.stdout
+
+
+def test_validate_negative_review_period_is_named(tmp_path: Path) -> None:
+    data = safety_stock_problem()
+    data["stock"][1]["review_period_days"] = -7
+    proc = run("validate", write_json(tmp_path / "p.json", data))
+    assert proc.returncode == 2
+    no_traceback(proc)
+    assert "stock[1].review_period_days: Input should be greater than or equal to 0" in proc.stderr
+
+
+def test_solve_shows_safety_stock_reorder_points_and_their_warnings(tmp_path: Path) -> None:
+    data = safety_stock_problem()
+    data["stock"][1]["review_period_days"] = 7  # L = 0, R = 1: ceil(1.6449 * 3) = 5, reorder ceil(2) + 5 = 7
+    out = tmp_path / "plan.json"
+    proc = run("solve", write_json(tmp_path / "p.json", data), "--out", out, *TIME_LIMIT)
+    assert proc.returncode == 0, proc.stderr
+    no_traceback(proc)
+    assert "safety stock and reorder points (2)" in proc.stdout
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("│ SKU-1 ", "│ SKU-2 "))]
+    assert len(rows) == 2
+    assert all(w in rows[0] for w in ("12", "given (L 0, no demand rate)", "0 (ignored)"))
+    assert all(w in rows[1] for w in ("5", "7", "statistics (L 0, R 1)"))
+    assert "warning: stock[0]: safety stock 12 of SKU-1 at WH-1 is ignored" in proc.stdout
+    assert "L = 0 gives safety stock 5, from the review period of 1 period alone" in proc.stdout
+    plan = json.loads(out.read_text())
+    # Notes about the input, not disagreements of model and evaluator: the plan stays optimal.
+    assert plan["status"] == "optimal" and plan["warnings"] == []
+    assert [n["code"] for n in plan["report"]["safety_stock_notes"]] == ["no_cost", "no_primary"]
+    assert [(r["sku"], r["safety_stock"], r["reorder_point"]) for r in plan["report"]["reorder_points"]] == [
+        ("SKU-1", 12, 12), ("SKU-2", 5, 7)]
+
+
+def test_solve_caps_the_safety_stock_table_at_20_rows(tmp_path: Path) -> None:
+    proc = run("solve", write_json(tmp_path / "p.json", safety_stock_problem(extra_skus=23)), *TIME_LIMIT)
+    assert proc.returncode == 0, proc.stderr
+    assert "safety stock and reorder points (25)" in proc.stdout
+    assert "and 5 more (the JSON plan has them all)" in proc.stdout
+    shown = [line for line in proc.stdout.splitlines() if line.startswith("│ X-")]
+    assert len(shown) == 18
+
+
 # --- evaluate -----------------------------------------------------------------------------------
 
 

@@ -133,6 +133,23 @@ def test_validate_a_problem(client: TestClient) -> None:
     assert any(e["path"] == "$.orders[3].lines[0].sku" for e in r.json()["errors"]), r.json()
 
 
+def test_validate_lists_safety_stock_warnings_by_path(client: TestClient) -> None:
+    problem = example_problem("mixed-small")
+    assert client.post("/v1/problems:validate", json=problem).json()["warnings"] == []
+    problem["stock"][0]["safety_stock"] = 9
+    problem["stock"][0]["safety_stock_cost"] = 0.0
+    r = client.post("/v1/problems:validate", json=problem)
+    assert r.status_code == 200 and r.json()["valid"], r.text
+    sku, location = problem["stock"][0]["sku"], problem["stock"][0]["location"]
+    assert r.json()["warnings"] == [{
+        "path": "$.stock[0]", "code": "no_cost",
+        "message": f"safety stock 9 of {sku} at {location} is ignored: its safety_stock_cost is 0"}]
+    problem["stock"][0]["review_period_days"] = -1
+    r = client.post("/v1/problems:validate", json=problem)
+    assert r.status_code == 422
+    assert [e["path"] for e in r.json()["errors"]] == ["$.stock[0].review_period_days"]
+
+
 def test_an_edit_that_breaks_a_rule_blocks_approval_until_fixed(client: TestClient) -> None:
     plan = solved_plan(client, "mixed-small")
     # AG-12 sells SKU-0003 in packs of 10.

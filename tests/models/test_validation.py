@@ -236,6 +236,7 @@ def test_quantity_must_be_a_plain_json_integer_within_range(value: Any) -> None:
         ("stock[0].safety_stock_cost", -0.5),
         ("stock[1].demand_per_period", -2.0),
         ("stock[1].demand_std", -1.0),
+        ("stock[1].review_period_days", -7),
         ("inbound[0].quantity", -3),
         ("forecast[0].quantity", -1),
         ("orders[0].lines[1].backorder_cost", -0.5),
@@ -628,6 +629,37 @@ def test_no_statistics_and_no_safety_stock_is_fine() -> None:
     data = copy.deepcopy(BASE)
     data["stock"][1] = {"sku": "B", "location": "W2", "on_hand": 1}
     load_problem(data)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "7", True, 10**12])
+def test_review_period_must_be_a_whole_number_of_days_at_least_0(value: Any) -> None:
+    assert error_paths(edited("stock[1].review_period_days", value)) == ["stock[1].review_period_days"]
+
+
+@pytest.mark.parametrize("days", [0, 7, 10])
+def test_review_period_is_an_optional_extension(days: int) -> None:
+    assert load_problem(edited("stock[1].review_period_days", days)).stock[1].review_period_days == days
+    assert load_problem(copy.deepcopy(BASE)).stock[1].review_period_days is None
+
+
+def test_misspelt_review_period_is_named_with_the_field_it_means() -> None:
+    data = copy.deepcopy(BASE)
+    data["stock"][1]["review_period"] = 7
+    with pytest.raises(ProblemError) as info:
+        load_problem(data)
+    assert [str(e) for e in info.value.errors] == [
+        "stock[1].review_period: unknown field; did you mean 'review_period_days'?"]
+
+
+def test_safety_stock_warnings_are_not_errors() -> None:
+    from stockplan.solver.safety_stock import safety_stock_notes
+
+    # B at W2 has statistics but only a dropship agreement; A at W1's safety stock of 1 costs 0.5: held.
+    data = copy.deepcopy(BASE)
+    data["stock"][0]["safety_stock_cost"] = 0.0
+    notes = safety_stock_notes(load_problem(data))
+    assert [(n.path, n.code.value) for n in notes] == [("stock[0]", "no_cost"), ("stock[1]", "no_primary")]
+    assert notes[1].message.endswith("no alternate agreement restocks it there either")
 
 
 # --- size caps ---

@@ -16,8 +16,8 @@ The rules are the evaluator's (:mod:`stockplan.solver.evaluator`, the judge):
 * ``priority``: a lower line's unit from a warehouse in ``t``, or by dropship in
   ``t``, breaks the rule when a higher line could take it (``t`` in its window,
   the warehouse allowed to it; a dropship unit can go to any line) and is not
-  whole by ``max(t, d)``. Priority levels are handed out in order (then due date,
-  then order age); a lower level gets only what the higher ones left.
+  whole by ``max(t, d)``. Priority levels are handed out in order (within one, by
+  due date, then order age); a lower level gets only what the higher ones left.
 * ``fair_share``: among equal lines (same SKU, priority, earliest period and
   warehouses), at every ``t`` where they compete (``d ≤ t ≤ ℓ``), no unit may move
   from ``j`` to ``i`` raising the smaller fill fraction, ``(D_j - 1)/q_j > D_i/q_i``;
@@ -120,7 +120,7 @@ class _SkuState:
     stock: list[list[int]]  # [warehouse][t] end-of-period stock, what is handed out taken off
     drops: dict[int, list[_Drop]]  # arrival period -> dropship units not yet handed out
     need: dict[int, int]  # line -> units it still lacks
-    lines: list[int]  # the SKU's compared lines in queue order: priority, due, order age
+    lines: list[int]  # the SKU's compared lines in queue order (priority, due, order age)
     got: dict[int, list[Delivery]] = field(default_factory=lambda: defaultdict(list))
     shared: set[int] = field(default_factory=set)  # lines with an equal line (fair share)
 
@@ -171,6 +171,7 @@ class _Reallocation:
         return self.prio[i], self.first[i], tuple(self.allowed[i])
 
     def _queue_key(self, i: int) -> tuple[int, int, int, int]:
+        """Priority, then due date, then order age (then the input order)."""
         return self.prio[i], self.due[i], self.rank[i], i
 
     # ------------------------------------------------------------------ the plan in and out
@@ -629,13 +630,23 @@ class _Reallocation:
 
         Before its on-time period a line's units count for no fair-share comparison; as a lower
         line's unit it must not be one a higher line still open could have taken instead. A higher
-        line's units move only earlier too, so whether it is whole by a period is read once.
+        line's units move only earlier too, so which lines are open where is read once: ``open_to``
+        is, per warehouse and period, the highest priority (smallest number) of a line that could
+        take a unit there and is not whole by ``max(t, d)``.
         """
         ix = self.ix
         hold = float(ix.holding[k])
         if hold <= 0:
             return
-        whole_by = {h: self._whole_by(st.got, h) for h in st.lines}
+        T = ix.T
+        open_to = [[T + 1_000_000] * T for _ in range(ix.n_locations)]
+        if self.rules.priority:
+            for h in st.lines:
+                whole = self._whole_by(st.got, h)
+                for t in range(self.first[h], self.last[h] + 1):
+                    if whole > max(t, self.due[h]):
+                        for loc in self.locs[h]:
+                            open_to[loc][t] = min(open_to[loc][t], self.prio[h])
         for i in st.lines:
             e = self.first[i]
             on = max(e, self.due[i])
@@ -650,7 +661,7 @@ class _Reallocation:
                 while t > e:
                     room = row[t - 1] if hold > shortfall else max(0, row[t - 1] - safety)
                     y = min(q, room)
-                    if y == 0 or not self._reachable_only_by_whole(i, loc, t - 1, whole_by, st.lines):
+                    if y == 0 or open_to[loc][t - 1] < self.prio[i]:
                         break
                     # y units leave a period earlier; the rest stay where they are.
                     row[t - 1] -= y
@@ -659,17 +670,6 @@ class _Reallocation:
                     t, q = t - 1, y
                 now.append((t, loc, q))
             st.got[i] = now
-
-    def _reachable_only_by_whole(self, i: int, loc: int, t: int, whole_by: dict[int, int], lines: list[int]) -> bool:
-        """:meth:`_may_take` with each line's whole-by period read beforehand."""
-        if not self.rules.priority:
-            return True
-        for h in lines:
-            if self.prio[h] >= self.prio[i]:
-                return True
-            if self.first[h] <= t <= self.last[h] and self.allowed[h][loc] and whole_by[h] > max(t, self.due[h]):
-                return False
-        return True
 
 
 class _Coming:
@@ -691,6 +691,7 @@ class _Coming:
         self.periods = sorted({on[j] for j in self.lines})
         self.entered = [i for i in group if on[i] <= t]
         self.need = self._needs()
+        self.pending: tuple[int, dict[int, int]] | None = None  # what allows() found, for given()
 
     def _bound(self, j: int, i: int, d_i: int) -> int:
         """The fewest units line ``j`` needs so that ``i``, holding ``d_i``, keeps none ``j`` could take."""
@@ -703,10 +704,10 @@ class _Coming:
             return min(q_j, x // q_i + 1)
         return min(q_j, -(-x // q_i))
 
-    def _needs(self, plus: int | None = None) -> dict[int, int]:
-        """What each line still to come needs, with one more unit for line ``plus``."""
+    def _needs(self) -> dict[int, int]:
+        """What each line still to come needs (in order of their on-time periods)."""
         owner, last = self.owner, self.owner.last
-        held = {i: owner._fill(self.st, i) + (1 if i == plus else 0) for i in self.entered}
+        held = {i: owner._fill(self.st, i) for i in self.entered}
         need: dict[int, int] = {}
         for j in self.lines:
             p = self.on[j]
@@ -715,12 +716,31 @@ class _Coming:
             need[j] = max(bounds, default=0)
         return need
 
+    def _needs_with(self, i: int) -> dict[int, int]:
+        """:meth:`_needs` once line ``i`` (due now) holds one unit more: bounds only grow with what a
+        line holds, so only the bounds from ``i`` and from lines whose need grew are looked at again."""
+        last, d_i = self.owner.last, self.owner._fill(self.st, i) + 1
+        need = dict(self.need)
+        grown: list[int] = []
+        for j in self.lines:
+            p = self.on[j]
+            n = need[j]
+            if last[i] >= p:
+                n = max(n, self._bound(j, i, d_i))
+            for k in grown:
+                if self.on[k] < p <= last[k]:
+                    n = max(n, self._bound(j, k, need[k]))
+            if n > need[j]:
+                need[j] = n
+                grown.append(j)
+        return need
+
     def allows(self, i: int) -> bool:
         """Whether one more unit to line ``i`` (from stock or by dropship, either is one unit fewer
         for the lines to come) leaves enough to even out every line still to come due."""
         if not self.lines:
             return True
-        need = self._needs(plus=i)
+        need = self._needs_with(i)
         total = 0
         for p in self.periods:
             total += sum(n for j, n in need.items() if self.on[j] == p)
@@ -729,9 +749,11 @@ class _Coming:
                 left += sum(self.owner._drops_left(self.st, s) for s in range(self.first, p + 1))
             if total > left - 1:
                 return False
+        self.pending = (i, need)
         return True
 
     def given(self, i: int) -> None:
-        """Line ``i`` got one more unit (counted already by ``_fill``)."""
+        """Line ``i`` got the unit :meth:`allows` let it have (counted already by ``_fill``)."""
         if self.lines:
-            self.need = self._needs()
+            assert self.pending is not None and self.pending[0] == i
+            self.need, self.pending = self.pending[1], None

@@ -49,8 +49,11 @@ fair at every period and throws away no unit the rule lets it give.
 
 Every dropship unit must reach a line (a purchase order's lines sum to its
 quantity): one left over goes to a line still short, or replaces a shipment whose
-units go back into stock, the move checked against the rules. A SKU that breaks
-more rules than the greedy plan's own allocation of it keeps that allocation.
+units go back into stock, each move kept only if it breaks no rule. Feasibility
+comes first: when the greedy plan bought more dropship units for a period than the
+lines whose window holds it still lack, one must replace a shipment whatever the
+rules say, and the move breaking fewest is made. A SKU that breaks more rules than
+the greedy plan's own allocation of it keeps that allocation.
 """
 
 from __future__ import annotations

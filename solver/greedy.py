@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stockplan.models.plan import Decisions, DropshipLine, ForecastFill, PurchaseOrder, Shipment
+from stockplan.solver.allocation import follow_policy
 from stockplan.solver.indexing import ProblemIndex
 
 
@@ -219,7 +220,8 @@ def greedy_plan(ix: ProblemIndex) -> Decisions:
             st.stock[pair, t:] -= take
             fills.append(ForecastFill(sku=ix.skus[pair // NL], location=ix.locations[pair % NL],
                                       period=int(t), quantity=take))
-    return _decisions(st, fills)
+    # Under an allocation policy the same supply is handed out again by its rules.
+    return follow_policy(ix, _decisions(st, fills))
 
 
 def _place_complete_order(

@@ -305,7 +305,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
             raise ApiError(422, f"the problem and plan have {len(errors)} error(s)", errors)
         ev = evaluate(problem, plan)
         return {"feasible": ev.feasible, "cost": ev.cost, "costs": ev.costs.model_dump(),
-                "objective": ev.objective, "promise_slip": ev.promise_slip,
+                "objective": ev.objective, "promise_slip": ev.promise_slip, "shipment_fees": ev.shipment_fees,
                 "violations": [{"rule": v.rule, "message": v.message, "entities": v.entities}
                                for v in ev.violations],
                 "policy_violations": [{"rule": v.rule, "message": v.message, "entities": v.entities}

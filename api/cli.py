@@ -367,6 +367,12 @@ def evaluate(
     for part, value in result.costs.model_dump().items():
         table.add_row(part, f"{value:,.2f}")
     table.add_row("[bold]total", f"[bold]{result.cost:,.2f}")
+    if result.promise_slip:
+        table.add_row("promise slip (penalty, not a cost part)", f"{result.promise_slip:,.2f}")
+    if result.shipment_fees:
+        table.add_row("shipment fees (not a cost part)", f"{result.shipment_fees:,.2f}")
+    if result.promise_slip or result.shipment_fees:
+        table.add_row("objective", f"{result.objective:,.2f}")
     console.print(table)
     if result.feasible:
         console.print("[green]feasible: the plan obeys every rule[/]")
@@ -714,6 +720,8 @@ def print_summary(source: str, plan: Plan) -> None:
         costs.add_row(part, f"{value:,.2f}")
     if plan.promise_slip:
         costs.add_row("promise slip (penalty, not a cost part)", f"{plan.promise_slip:,.2f}")
+    if plan.shipment_fees:
+        costs.add_row("shipment fees (not a cost part)", f"{plan.shipment_fees:,.2f}")
     console.print(costs)
     console.print(f"policy: {plan.policy}" + (
         "" if not plan.policy_violations else f" — [red]{len(plan.policy_violations)} place(s) not followed[/]"))

@@ -110,9 +110,11 @@ class Plan(Decisions):
     cost: float
     costs: Costs
     # What was minimised: the cost plus the promise-slip penalty (0 unless the problem
-    # has promised dates and settings.promise_slip_cost); bound and gap refer to it.
+    # has promised dates and settings.promise_slip_cost) plus the shipment fees (0 unless
+    # a shipment_cost is set); bound and gap refer to it.
     objective: float | None = None
     promise_slip: float = 0.0
+    shipment_fees: float = 0.0
     bound: float | None = None
     gap: float | None = None
     policy: str = "min_cost"

@@ -128,6 +128,10 @@ class Order(WireModel):
     # Extension: when the order was placed. Breaks fair-share ties (the oldest order gets
     # the units a max-min split leaves to hand out) and ages open backorders.
     ordered: WireDate | None = None
+    # Extension (split-shipment control): this order's own cost per shipment and minimum
+    # partial shipment, in place of ``settings.shipment_cost`` and ``settings.min_partial_shipment``.
+    shipment_cost: NonNegFloat | None = None
+    min_partial_shipment: NonNegInt | None = None
 
 
 class Forecast(WireModel):
@@ -194,6 +198,12 @@ class Settings(WireModel):
     # Extension: cost per unit and period a line is still open after its order's
     # ``promised`` period. Not part of the spec's cost: reported as a penalty.
     promise_slip_cost: NonNegFloat = 0.0
+    # Extension (split-shipment control): a fee per shipment, i.e. per order, warehouse and
+    # period with a positive quantity (not part of the spec's cost: reported as
+    # ``shipment_fees``); and the fewest units a shipment of a line may carry unless it
+    # completes the line (a feasibility rule, ``min_partial_shipment``). 0: no fee, no minimum.
+    shipment_cost: NonNegFloat = 0.0
+    min_partial_shipment: NonNegInt = 0
     # How many backordered or lost lines get their on-time alternative priced
     # (each is a re-solve), and the time limit of each of those re-solves.
     max_priced_lines: Annotated[int, Field(ge=0, le=10_000, strict=True)] = 20

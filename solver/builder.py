@@ -20,6 +20,10 @@ dropship balance, segment bounds, one segment per order, the fixed-cost link,
 ship-complete, then the allocation policy and order smoothing
 (:mod:`stockplan.solver.policies`); the stock columns are bounded last.
 
+Split-shipment control (an extension, :mod:`stockplan.solver.model.split`) adds its
+binaries and rows after order smoothing, only for a problem with shipment fees or a
+minimum partial shipment: without them the model is exactly the one above.
+
 Backorder and lost-sale costs are rewritten per delivered unit: a unit delivered
 in period ``t`` saves ``lost_sale + backorder * (ℓ - max(t, d) + 1)``; the cost of
 delivering nothing is a constant offset.
@@ -52,6 +56,7 @@ from stockplan.solver.model.rows import (
 from stockplan.solver.model.segments import PriceSegments as _Segments
 from stockplan.solver.model.segments import price_segments as _price_segments
 from stockplan.solver.model.segments import useful_quantity
+from stockplan.solver.model.split import SplitShipments, add_split_shipments
 from stockplan.solver.model.strengthen import (
     SegmentFlows,
     Strengthening,
@@ -97,6 +102,7 @@ class ModelMap:
     v_t: np.ndarray
     policy: PolicyMap = field(default_factory=PolicyMap)
     flows: SegmentFlows | None = None  # the per-segment flows (R5), when the build has them
+    split: SplitShipments | None = None  # shipment fees and minimum partial shipments, when the problem has them
 
 
 def price_segment(mp: ModelMap, n_packs: np.ndarray) -> np.ndarray:
@@ -139,6 +145,7 @@ def build_model(
     add_ship_complete(ctx, cols)
     policy = add_allocation_policy(ctx, cols)
     add_order_smoothing(ctx, cols)
+    split = add_split_shipments(ctx, cols)
     if strengthen.dropship_links:
         add_dropship_links(ctx, cols)
     flows = add_segment_flows(ctx, cols) if strengthen.segment_flows else None
@@ -148,10 +155,12 @@ def build_model(
     set_stock_upper_bound(ctx, cols, model)
     if all_integer:
         model.integrality[:] = True
-    return model, _model_map(ctx, cols, policy, flows)
+    return model, _model_map(ctx, cols, policy, flows, split)
 
 
-def _model_map(ctx: BuildContext, c: Columns, policy: PolicyMap, flows: SegmentFlows | None) -> ModelMap:
+def _model_map(
+    ctx: BuildContext, c: Columns, policy: PolicyMap, flows: SegmentFlows | None, split: SplitShipments | None,
+) -> ModelMap:
     """What each column of the build stands for."""
     seg = ctx.seg
     x, y, f, s = c.shipments, c.dropships, c.fills, c.shortfall
@@ -165,4 +174,5 @@ def _model_map(ctx: BuildContext, c: Columns, policy: PolicyMap, flows: SegmentF
         slot_ag=seg.slot_ag, slot_p=seg.slot_p,
         seg_slot=seg.seg_slot, seg_lo=seg.seg_lo, seg_hi=seg.seg_hi,
         w_seg=c.purchases.w_seg, u_sup=u.sup, u_p=u.p, v_order=v.order, v_t=v.t, policy=policy, flows=flows,
+        split=split,
     )

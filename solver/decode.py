@@ -14,6 +14,7 @@ from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import ModelMap, price_segment
 from stockplan.solver.indexing import ProblemIndex
 from stockplan.solver.mip import MipModel
+from stockplan.solver.model.split import fill_split_shipments
 from stockplan.solver.model.strengthen import fill_segment_flows
 from stockplan.solver.policies import fill_policy_columns
 
@@ -157,6 +158,7 @@ def encode_plan(ix: ProblemIndex, model: MipModel, mp: ModelMap, plan: Decisions
     if mp.flows is not None:
         fill_segment_flows(ix, mp.flows, b["n"].start, x)
     fill_policy_columns(model, mp.policy, x)
+    fill_split_shipments(model, mp.split, x)
     if feasible_only and model.max_violation(x) > 1e-6:
         return None
     return x

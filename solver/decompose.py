@@ -1,9 +1,11 @@
 """Decomposition for large problems: one sub-MIP per group of coupled SKUs.
 
-Only two things couple SKUs in the model: ship-complete orders spanning several
-SKUs (kept inside one part) and suppliers' fixed order costs, shared by every SKU
-ordered from the same supplier in the same period. The shared cost is priced per
-part with multipliers ``mu[c, s, p] >= 0``; for any such prices
+Only three things couple SKUs in the model: ship-complete orders spanning several
+SKUs (kept inside one part), suppliers' fixed order costs, shared by every SKU
+ordered from the same supplier in the same period, and shipment fees (an
+extension), shared by the lines of an order shipped from the same warehouse in the
+same period. The shared cost is priced per part with multipliers ``mu[c, s, p] >= 0``;
+for any such prices
 
     bound = sum_c LB_c(mu_c) + sum_{s,p} min(0, f_s - sum_c mu[c, s, p])
 
@@ -12,6 +14,10 @@ is a valid lower bound on the whole problem (Lagrangian relaxation of
 sub-MIP. Round 1 splits each fixed cost evenly among the parts that could use
 it; later rounds are fix-and-optimize passes: a part pays nothing for a
 supplier period another part already orders in, and the full cost otherwise.
+Shipment fees are priced the same way: in the relaxed rounds an order's fee is
+split evenly among the parts that hold its lines (the split fees of a plan never
+exceed its fees, so the bound stays valid), later a part pays nothing where
+another part already ships the order from that warehouse in that period.
 Every round's combined plan is checked by the evaluator and the cheapest is
 kept; the best bound of all rounds is reported.
 
@@ -48,7 +54,7 @@ from stockplan.solver.backends.base import SolveOptions, stop_requested
 from stockplan.solver.builder import ModelMap, build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.evaluator import Evaluation, evaluate
-from stockplan.solver.indexing import ProblemIndex, subset_index
+from stockplan.solver.indexing import ProblemIndex, ShipmentKeys, subset_index
 from stockplan.solver.lns import column_skus, sku_costs
 from stockplan.solver.mip import MipModel
 from stockplan.solver.model.strengthen import NONE, Strengthening
@@ -211,18 +217,21 @@ def solve_part(
     rounding: bool = False,
     deadline: float = float("inf"),
     strengthen: Strengthening | None = None,
+    order_fee: np.ndarray | None = None,
+    fee_waived: np.ndarray | None = None,
 ) -> PartResult:
     """Solve one part of ``full``: its MIP warm-started from ``warm``, or (``rounding``) its LP rounded.
 
     ``deadline`` (``time.time()``) caps the part's time limit, since it may wait
-    in the queue; past it the part keeps ``warm``.
+    in the queue; past it the part keeps ``warm``. ``order_fee`` and ``fee_waived``
+    price the part's shipment fees (see :func:`stockplan.solver.indexing.subset_index`).
     """
     started = time.perf_counter()
     left = deadline - time.time()
     if left < 0.05:
         return PartResult(None, None, 0.0, "skipped")
     options = replace(options, time_limit=min(options.limit, left))
-    ix = subset_index(full, skus, period_cost)
+    ix = subset_index(full, skus, period_cost, order_fee, fee_waived)
     model, mapping = build_model(ix, strengthen=strengthen)
     lp_sku = None
     if rounding:
@@ -512,6 +521,7 @@ def solve_decomposed(
     sizes = np.bincount(part_of_sku[ix.line_sku], minlength=len(parts)).astype(float) + 1.0
     sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
     supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
+    fees = SharedFees(ix, part_of_sku)
 
     lost = moves = kept = 0
     eval_seconds = 0.0
@@ -543,6 +553,7 @@ def solve_decomposed(
                 mu = share
                 fixed: list[dict[int, int]] = [{} for _ in parts]
                 starts = warm if rnd == 0 else [r if r is not None else w for r, w in zip(relaxed, warm, strict=True)]
+                part_fees = fees.relaxed(len(parts))
             else:
                 others = used.sum(axis=0)[None, :, :] - used
                 mu = usable * np.where(others > 0, 0.0, f[None, :, :])
@@ -551,6 +562,7 @@ def solve_decomposed(
                 target = {o: (now[o] if now[o] >= 0 else wanted[o]) for o in now}
                 fixed = [{o: target[o] for o in part_links[c]} for c in range(len(parts))]
                 starts = warm
+                part_fees = fees.fixed(warm)
             # Time per part by size: round 0 is quick, round 1 takes most of what is left.
             part_share = ROUNDING_SHARE if rnd == 0 else 0.7 if rnd == 1 else 0.9
             budget = remaining * part_share * max(1, workers)
@@ -562,7 +574,7 @@ def solve_decomposed(
                 runner.submit(
                     parts[c], mu[c], starts[c],
                     replace(options, time_limit=float(min(limits[c], remaining)), threads=1), backend, fixed[c],
-                    rnd == 0, wall_deadline - 0.5, ROUNDING_STRENGTHENING if rnd == 0 else None,
+                    rnd == 0, wall_deadline - 0.5, ROUNDING_STRENGTHENING if rnd == 0 else None, *part_fees[c],
                 )
                 for c in range(len(parts))
             ]
@@ -639,6 +651,37 @@ def solve_decomposed(
         plan_objective(ix, full[0], full[1], best_plan), best_eval, "the decomposition's plan")
     return DecompositionResult(best_plan, best_eval, best_bound, len(history), len(parts), history, where, lost,
                                warnings, moves, kept)
+
+
+class SharedFees:
+    """How each part pays the shipment fees its orders share with other parts (none without fees).
+
+    Relaxed rounds split an order's fee evenly among the parts holding its lines;
+    fix-and-optimize rounds waive it where another part of the incumbent already
+    ships the order from that warehouse in that period, and charge it in full elsewhere.
+    """
+
+    def __init__(self, ix: ProblemIndex, part_of_sku: np.ndarray) -> None:
+        self.used = bool(ix.order_fee.any())
+        self.ix = ix
+        if not self.used:
+            return
+        self.keys = ShipmentKeys(ix)
+        pairs = np.unique(np.stack([ix.line_order, part_of_sku[ix.line_sku]], axis=1), axis=0)
+        parts_per_order = np.bincount(pairs[:, 0], minlength=ix.order_fee.shape[0])
+        self.split = ix.order_fee / np.maximum(parts_per_order, 1)
+
+    def relaxed(self, n_parts: int) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        """Per part, (order_fee, fee_waived) of a relaxed round: the fee split evenly."""
+        return [(self.split if self.used else None, None)] * n_parts
+
+    def fixed(self, plans: list[Decisions]) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+        """Per part, (order_fee, fee_waived) given the other parts' shipments in ``plans``."""
+        if not self.used:
+            return [(None, None)] * len(plans)
+        keys = [self.keys(p.shipments) for p in plans]
+        return [(None, np.unique(np.concatenate([k for j, k in enumerate(keys) if j != c] or [np.zeros(0, np.int64)])))
+                for c in range(len(plans))]
 
 
 def _links_per_part(ix: ProblemIndex, parts: list[np.ndarray], links: np.ndarray) -> list[list[int]]:

@@ -49,6 +49,8 @@ RULES: dict[str, str] = {
     "negative_quantity": "§Time a quantity in the plan is below zero",
     "order_smoothing": "extension: an agreement's quantity changes by more than max_change_per_period "
     "between consecutive periods",
+    "min_partial_shipment": "extension: a shipment of a line (order, line, location, period) that leaves the "
+    "line short carries fewer units than min_partial_shipment",
 }
 
 #: Policy rules (spec §Allocation policies). Not feasibility rules: a feasible plan
@@ -103,6 +105,7 @@ class Evaluation:
     costs: Costs
     promise_slip: float = 0.0
     policy_violations: list[Violation] = field(default_factory=list)
+    shipment_fees: float = 0.0
 
     @property
     def cost(self) -> float:
@@ -111,8 +114,8 @@ class Evaluation:
 
     @property
     def objective(self) -> float:
-        """What the solver minimises: the cost plus the promise-slip penalty (an extension)."""
-        return self.costs.total + self.promise_slip
+        """What the solver minimises: the cost plus the promise-slip penalty and the shipment fees (extensions)."""
+        return self.costs.total + self.promise_slip + self.shipment_fees
 
     def better_than(self, other: Evaluation, tol: float = 1e-9) -> bool:
         """Whether this plan beats ``other``: fewer places where it breaks the policy first, then a
@@ -259,6 +262,8 @@ class _Evaluator:
                 self.forecast[(entry.sku, entry.location, period)] += entry.quantity
 
         self.shipping = 0.0
+        # Units shipped per (order, line, location, period), entries for the same key added up.
+        self.shipped: dict[tuple[str, int, str, int], int] = defaultdict(int)
 
     # ------------------------------------------------------------------ setup
 
@@ -392,6 +397,7 @@ class _Evaluator:
 
         self._check_purchase_totals(purchased)
         self._check_lines()
+        self._check_partial_shipments()
         for (sku, location, period), units in filled.items():
             forecast = self.forecast.get((sku, location, period), 0)
             if units > forecast:
@@ -423,7 +429,8 @@ class _Evaluator:
             lost_sales=lost_sales,
             shipping=self.shipping,
         )
-        return Evaluation(not self.violations, self.violations, costs, promise_slip, self._policy_violations())
+        return Evaluation(not self.violations, self.violations, costs, promise_slip, self._policy_violations(),
+                          self._shipment_fees())
 
     # ------------------------------------------------------------------ reading the plan
 
@@ -559,6 +566,7 @@ class _Evaluator:
                 continue
             entities["period"] = shipment.period
             units = shipment.quantity
+            self.shipped[(order.id, shipment.line, shipment.location, shipment.period)] += units
             sku = order.lines[shipment.line].sku
             self._move(sku, shipment.location, shipment.period, -units)
             if order.ship_cost is not None:
@@ -645,6 +653,35 @@ class _Evaluator:
                         agreement=agreement.id,
                         period=period,
                     )
+
+    def _check_partial_shipments(self) -> None:
+        """A shipment of a line that leaves it short carries at least the order's ``min_partial_shipment``.
+
+        A shipment is the units of one line from one warehouse in one period (entries
+        for the same line, warehouse and period add up). It leaves the line short when
+        everything delivered to the line up to and including that period, by shipments
+        and dropships, is below its quantity. Dropship deliveries count towards the
+        line but are no shipments: they have no minimum of their own.
+        """
+        default = self.problem.settings.min_partial_shipment
+        for (order_id, index, location, period), units in self.shipped.items():
+            order = self.orders[order_id]
+            minimum = order.min_partial_shipment if order.min_partial_shipment is not None else default
+            line = self.lines.get((order_id, index))
+            if units <= 0 or units >= minimum or line is None:  # no line: reported as beyond the horizon
+                continue
+            delivered = sum(u for p, u in line.deliveries if p <= period)
+            if delivered < line.quantity:
+                self._report(
+                    "min_partial_shipment",
+                    f"{order_id} line {index} ({line.sku}) gets {units} units from {location} in period "
+                    f"{period}, which leaves it at {delivered} of {line.quantity}: a partial shipment carries "
+                    f"at least {minimum}",
+                    order=order_id,
+                    line=index,
+                    location=location,
+                    period=period,
+                )
 
     def _check_lines(self) -> None:
         """No line receives more than it ordered; ship-complete orders come whole or not at all."""
@@ -853,6 +890,23 @@ class _Evaluator:
             item = self.items.get(sku)
             unfilled = max(0, forecast - filled.get((sku, location, period), 0))
             total += (item.lost_sale_cost if item is not None else 0.0) * unfilled
+        return total
+
+    def _shipment_fees(self) -> float:
+        """The order's ``shipment_cost`` once per shipment: an (order, location, period) with a positive quantity.
+
+        The units of every line of the order from that warehouse in that period count
+        together (one parcel); dropships are the supplier's deliveries, not shipments.
+        """
+        default = self.problem.settings.shipment_cost
+        parcels: dict[tuple[str, str, int], int] = defaultdict(int)
+        for (order_id, _, location, period), units in self.shipped.items():
+            parcels[(order_id, location, period)] += units
+        total = 0.0
+        for (order_id, _, _), units in parcels.items():
+            if units > 0:
+                fee = self.orders[order_id].shipment_cost
+                total += default if fee is None else fee
         return total
 
     def _purchase_cost(self, totals: dict[tuple[str, int], int]) -> float:

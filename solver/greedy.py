@@ -6,6 +6,12 @@ time honouring MOQ, pack size and capacity, then the earliest late delivery.
 Ship-complete orders are placed whole in the first period that can serve every
 line. Remaining stock then serves forecast demand. The result is always
 feasible: it is the MIP's warm start and its fallback.
+
+Split-shipment control (extension): a shipment that leaves its line short is never
+below the line's minimum partial shipment (a source that can send only less is
+skipped). With shipment fees, a line is shipped before its on-time period only
+whole from one warehouse, and an order's lines go in the parcels it already has
+(same warehouse and period) where stock allows.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ class _State:
     supplier_used: set[tuple[int, int]] = field(default_factory=set)
     ships: list[tuple[int, int, int, int]] = field(default_factory=list)  # line, loc, t, qty
     drops: list[tuple[int, int, int, int]] = field(default_factory=list)  # agreement, p, line, qty
+    shipped: dict[tuple[int, int, int], int] = field(default_factory=lambda: defaultdict(int))  # line, loc, t
+    parcels: set[tuple[int, int, int]] = field(default_factory=set)  # order, loc, t shipped
 
     def available(self, pair: int, t: int) -> int:
         return int(self.stock[pair, t:].min())
@@ -99,6 +107,31 @@ def _ship(st: _State, line: int, loc: int, t: int, qty: int) -> None:
     pair = int(st.ix.line_sku[line]) * st.ix.n_locations + loc
     st.stock[pair, t:] -= qty
     st.ships.append((line, loc, t, qty))
+    st.shipped[line, loc, t] += qty
+    st.parcels.add((int(st.ix.line_order[line]), loc, t))
+
+
+def _shipment_ok(st: _State, line: int, loc: int, t: int, qty: int, need: int) -> bool:
+    """Whether shipping ``qty`` of the ``need`` units ``line`` still lacks, from ``loc`` in ``t``, keeps its minimum.
+
+    A shipment that completes the line is always fine; one that leaves it short
+    carries at least the minimum partial shipment, counting what the line already
+    gets from that warehouse in that period. Ship-complete lines are whole when
+    delivered: no minimum applies.
+    """
+    ix = st.ix
+    minimum = int(ix.line_min_partial[line])
+    if minimum <= 1 or qty >= need or ix.line_complete[line]:
+        return True
+    return st.shipped.get((line, loc, t), 0) + qty >= minimum
+
+
+def _parcels_first(st: _State, line: int, t: int, locs: list[int]) -> list[int]:
+    """``locs`` with the warehouses the line's order already ships from in ``t`` first (when it pays a fee)."""
+    o = int(st.ix.line_order[line])
+    if st.ix.order_fee[o] <= 0:
+        return locs
+    return sorted(locs, key=lambda loc: (o, loc, t) not in st.parcels)
 
 
 def _value(ix: ProblemIndex, line: int, t: int) -> float:
@@ -106,14 +139,15 @@ def _value(ix: ProblemIndex, line: int, t: int) -> float:
     return float(ix.line_lost[line] + ix.line_backorder[line] * late)
 
 
-def _serve_from_stock(st: _State, line: int, t: int, need: int, locs: list[int]) -> int:
+def _serve_from_stock(st: _State, line: int, t: int, need: int, locs: list[int], whole: bool = False) -> int:
+    """Ship what stock allows of ``need`` in ``t``, warehouse by warehouse; with ``whole``, all from one or nothing."""
     ix = st.ix
-    for loc in locs:
+    for loc in _parcels_first(st, line, t, locs):
         if need == 0:
             break
         pair = int(ix.line_sku[line]) * ix.n_locations + loc
         take = min(need, st.available(pair, t))
-        if take > 0:
+        if take > 0 and (take == need or not whole) and _shipment_ok(st, line, loc, t, take, need):
             _ship(st, line, loc, t, take)
             need -= take
     return need
@@ -143,6 +177,8 @@ def _serve_by_purchase(st: _State, line: int, t: int, need: int, locs: list[int]
             if opt is None:
                 continue
             gained, usable, cost = opt
+            if loc >= 0 and not _shipment_ok(st, line, loc, t, usable, need):
+                continue  # a shipment below the line's minimum partial shipment
             per_unit = cost / usable + ship
             if per_unit >= _value(ix, line, t):
                 continue  # not worth buying: the unit is cheaper lost or late
@@ -204,8 +240,10 @@ def greedy_plan(ix: ProblemIndex) -> Decisions:
         need = int(ix.line_qty[i])
         locs = locs_of[i]
         on_time = min(max(e, d), last)
+        # With a shipment fee, an early shipment saves holding cost only when it is the line's only one.
+        early_whole = bool(ix.order_fee[int(ix.line_order[i])] > 0)
         for t in range(e, on_time + 1):
-            need = _serve_from_stock(st, i, t, need, locs)
+            need = _serve_from_stock(st, i, t, need, locs, whole=early_whole and t < on_time)
         need = _serve_by_purchase(st, i, on_time, need, locs, ags_by_sku[int(ix.line_sku[i])], True)
         for t in range(on_time + 1, last + 1):
             if need == 0:

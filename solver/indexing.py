@@ -8,10 +8,12 @@ are outside the plan (spec §Inputs).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from stockplan.models.plan import Shipment
 from stockplan.models.problem import Agreement, Problem, Role
 from stockplan.solver.safety_stock import effective_safety_stock
 
@@ -44,6 +46,7 @@ class ProblemIndex:
     line_complete: np.ndarray  # ship-complete order
     line_priority: np.ndarray
     line_promised: np.ndarray  # period of the order's previous promise; T when it has none
+    line_min_partial: np.ndarray  # fewest units of a shipment that leaves the line short (0: no minimum)
     allowed: np.ndarray  # (lines, NL) bool
     ship_cost: np.ndarray  # (lines, NL)
     # per agreement (a subset index keeps only its SKUs' agreements)
@@ -60,14 +63,29 @@ class ProblemIndex:
     ag_dropship: np.ndarray
     supplier_ids: list[str]
     supplier_cost: np.ndarray
+    # per problem order: the fee of each of its shipments (order, location, period) with a positive quantity
+    order_fee: np.ndarray
     # (suppliers, T) fixed cost per supplier and period, when a decomposition prices it per part
     period_cost: np.ndarray | None = None
+    # sorted keys (order * NL + location) * T + period whose fee is already paid (a decomposition's
+    # part or move: another part of the plan ships that order from there then)
+    fee_waived: np.ndarray | None = None
 
     def fixed_order_cost(self) -> np.ndarray:
         """Fixed cost of ordering from each supplier in each period, ``(suppliers, T)``."""
         if self.period_cost is not None:
             return self.period_cost
         return np.repeat(self.supplier_cost[:, None], self.T, axis=1)
+
+    def shipment_fee(self, order: np.ndarray, loc: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The fee of a shipment of ``order`` (index into ``problem.orders``) from ``loc`` in period ``t``."""
+        fee = self.order_fee[order]
+        waived = self.fee_waived
+        if waived is not None and waived.size and fee.size:
+            key = (order * self.n_locations + loc) * self.T + t
+            pos = np.minimum(np.searchsorted(waived, key), waived.size - 1)
+            fee = np.where(waived[pos] == key, 0.0, fee)
+        return fee
 
     @property
     def n_locations(self) -> int:
@@ -86,6 +104,21 @@ class ProblemIndex:
 
     def line_label(self, i: int) -> tuple[str, int]:
         return self.problem.orders[int(self.line_order[i])].id, int(self.line_no[i])
+
+
+class ShipmentKeys:
+    """The keys ``(order * NL + location) * T + period`` of shipments, sorted and unique, as
+    :attr:`ProblemIndex.fee_waived` takes them (only shipments with a positive quantity)."""
+
+    def __init__(self, ix: ProblemIndex) -> None:
+        self.order_of = {o.id: k for k, o in enumerate(ix.problem.orders)}
+        self.loc_of = {loc: k for k, loc in enumerate(ix.locations)}
+        self.NL, self.T = ix.n_locations, ix.T
+
+    def __call__(self, shipments: Iterable[Shipment]) -> np.ndarray:
+        keys = [(self.order_of[s.order] * self.NL + self.loc_of[s.location]) * self.T + s.period
+                for s in shipments if s.quantity > 0]
+        return np.unique(np.asarray(keys, dtype=np.int64))
 
 
 def build_index(problem: Problem) -> ProblemIndex:
@@ -123,7 +156,7 @@ def build_index(problem: Problem) -> ProblemIndex:
     item_bo = np.array([i.backorder_cost for i in problem.items], dtype=np.float64)
 
     cols: dict[str, list] = {k: [] for k in (
-        "order", "no", "sku", "qty", "d", "e", "l", "bo", "sc", "prio", "promised")}
+        "order", "no", "sku", "qty", "d", "e", "l", "bo", "sc", "prio", "promised", "min_partial")}
     allowed_rows: list[np.ndarray] = []
     cost_rows: list[np.ndarray] = []
     all_locs = np.ones(NL, dtype=bool)
@@ -134,6 +167,8 @@ def build_index(problem: Problem) -> ProblemIndex:
             continue  # outside this plan: nothing delivered, nothing charged
         e = h.period_of(o.earliest) if o.earliest is not None else 0
         promised = T if o.promised is None else min(h.period_of(o.promised), T)
+        min_partial = problem.settings.min_partial_shipment if o.min_partial_shipment is None \
+            else o.min_partial_shipment
         last = T - 1 if o.latest is None else min(h.period_of(o.latest), T - 1)
         if o.ship_cost is None:
             allow, sc = all_locs, zero_cost
@@ -156,6 +191,7 @@ def build_index(problem: Problem) -> ProblemIndex:
             cols["sc"].append(o.ship_complete)
             cols["prio"].append(o.priority)
             cols["promised"].append(promised)
+            cols["min_partial"].append(min_partial)
             allowed_rows.append(allow)
             cost_rows.append(sc)
     n = len(cols["qty"])
@@ -190,6 +226,7 @@ def build_index(problem: Problem) -> ProblemIndex:
         line_complete=arr("sc", bool),
         line_priority=arr("prio", np.int64),
         line_promised=arr("promised", np.int64),
+        line_min_partial=arr("min_partial", np.int64),
         allowed=np.array(allowed_rows, dtype=bool).reshape(n, NL),
         ship_cost=np.array(cost_rows, dtype=np.float64).reshape(n, NL),
         agreements=list(ags),
@@ -207,15 +244,23 @@ def build_index(problem: Problem) -> ProblemIndex:
         ag_dropship=np.array([a.role == Role.DROPSHIP for a in ags], dtype=bool),
         supplier_ids=[s.id for s in problem.suppliers],
         supplier_cost=np.array([s.order_cost for s in problem.suppliers], dtype=np.float64),
+        order_fee=np.array([problem.settings.shipment_cost if o.shipment_cost is None else o.shipment_cost
+                            for o in problem.orders], dtype=np.float64),
     )
 
 
-def subset_index(ix: ProblemIndex, skus: np.ndarray, period_cost: np.ndarray | None = None) -> ProblemIndex:
+def subset_index(
+    ix: ProblemIndex, skus: np.ndarray, period_cost: np.ndarray | None = None,
+    order_fee: np.ndarray | None = None, fee_waived: np.ndarray | None = None,
+) -> ProblemIndex:
     """The part of ``ix`` that concerns only the SKUs ``skus`` (global sku indices).
 
     Lines keep pointing at the global orders, so plans decoded from a subset use
     the problem's own ids. ``period_cost`` (suppliers × periods) replaces the fixed
-    order costs: a decomposition prices shared supplier costs per part.
+    order costs: a decomposition prices shared supplier costs per part. Shipment fees,
+    shared by the lines of an order, likewise: ``order_fee`` (per problem order)
+    replaces each order's fee, and ``fee_waived`` lists the (order, location, period)
+    keys that cost the part nothing (see :attr:`ProblemIndex.fee_waived`).
     """
     skus = np.asarray(skus, dtype=np.int64)
     NL = ix.n_locations
@@ -248,6 +293,7 @@ def subset_index(ix: ProblemIndex, skus: np.ndarray, period_cost: np.ndarray | N
         line_complete=ix.line_complete[lines],
         line_priority=ix.line_priority[lines],
         line_promised=ix.line_promised[lines],
+        line_min_partial=ix.line_min_partial[lines],
         allowed=ix.allowed[lines],
         ship_cost=ix.ship_cost[lines],
         agreements=[ix.agreements[a] for a in ags],
@@ -263,5 +309,7 @@ def subset_index(ix: ProblemIndex, skus: np.ndarray, period_cost: np.ndarray | N
         ag_dropship=ix.ag_dropship[ags],
         supplier_ids=ix.supplier_ids,
         supplier_cost=ix.supplier_cost,
+        order_fee=ix.order_fee if order_fee is None else order_fee,
         period_cost=period_cost,
+        fee_waived=ix.fee_waived if fee_waived is None else fee_waived,
     )

@@ -3,7 +3,9 @@
 With every SKU but a small group held to the incumbent's decisions, what the group
 may still do is an exact sub-problem: its own lines, stock and purchases; a
 supplier period that another SKU already orders in costs the group nothing, one
-nobody else orders in costs its full fixed cost; a ship-complete order that
+nobody else orders in costs its full fixed cost (and likewise a shipment fee: an
+order another SKU already ships from that warehouse in that period costs the
+group nothing more there); a ship-complete order that
 reaches outside the group keeps the incumbent's choice (delivered whole in the
 same period, or not at all). A *move* solves that sub-MIP warm-started from the
 incumbent, so it never returns anything worse, and the incumbent takes its
@@ -41,7 +43,7 @@ from stockplan.solver.backends.base import SolveOptions, stop_requested
 from stockplan.solver.builder import ModelMap, build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.evaluator import Evaluation, evaluate
-from stockplan.solver.indexing import ProblemIndex, subset_index
+from stockplan.solver.indexing import ProblemIndex, ShipmentKeys, subset_index
 from stockplan.solver.mip import MipModel
 from stockplan.solver.model.strengthen import Strengthening
 from stockplan.solver.reconcile import decoded_vector
@@ -76,7 +78,9 @@ def column_skus(ix: ProblemIndex, model: MipModel, mp: ModelMap) -> np.ndarray:
     """The SKU (index into ``ix.skus``) of every column whose cost belongs to one SKU; -1 for the others.
 
     Supplier-period columns (``u``) are shared by the SKUs ordered from the
-    supplier, and ship-complete and policy columns cost nothing.
+    supplier, and ship-complete and policy columns cost nothing. A shipment-fee
+    column belongs to its order's SKU when all the order's lines are of one SKU,
+    else it is shared.
     """
     NL, b = ix.n_locations, model.blocks
     col_sku = np.full(model.num_cols, -1, dtype=np.int64)
@@ -86,6 +90,14 @@ def column_skus(ix: ProblemIndex, model: MipModel, mp: ModelMap) -> np.ndarray:
     col_sku[b["I"]] = np.repeat(mp.active_pairs, ix.T) // NL
     col_sku[b["s"]] = mp.s_pair // NL
     col_sku[b["n"]] = ix.ag_sku[mp.slot_ag[mp.seg_slot]]
+    if mp.split is not None and mp.split.fee_cols.size:
+        n_orders = ix.order_fee.shape[0]
+        lowest = np.full(n_orders, np.iinfo(np.int64).max)
+        highest = np.full(n_orders, -1)
+        np.minimum.at(lowest, ix.line_order, ix.line_sku)
+        np.maximum.at(highest, ix.line_order, ix.line_sku)
+        own = np.where(lowest == highest, highest, -1)
+        col_sku[mp.split.fee_cols] = own[mp.split.fee_order]
     return col_sku
 
 
@@ -178,6 +190,7 @@ def improve_group(
     options: SolveOptions,
     backend: str,
     deadline: float,
+    fee_waived: np.ndarray | None = None,
 ) -> MoveResult:
     """One move: the group's sub-MIP with the rest held to the incumbent, warm-started from ``warm``.
 
@@ -197,13 +210,16 @@ def improve_group(
         How to solve; ``options.time_limit`` is the move's limit.
     deadline : float
         Wall clock (``time.time()``) after which the move does not start.
+    fee_waived : numpy.ndarray, optional
+        Shipments (order, location, period keys) that other SKUs of the incumbent make:
+        the group pays no fee there.
     """
     started = time.perf_counter()
     left = deadline - time.time()
     if left < 0.05:
         return MoveResult(skus, None, 0.0, "skipped", 0.0)
     options = replace(options, time_limit=min(options.limit, left))
-    ix = subset_index(full, skus, period_cost)
+    ix = subset_index(full, skus, period_cost, fee_waived=fee_waived)
     model, mapping = build_model(ix, strengthen=MOVE_STRENGTHENING)
     hold_complete_orders(model, mapping, held)
     x0 = encode_plan(ix, model, mapping, warm, feasible_only=False)
@@ -277,6 +293,17 @@ class SkuPlan:
         self.ag_sku = {a.id: a.sku for a in problem.agreements}
         sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
         self.supplier_of = {a.id: sup_index[a.supplier] for a in problem.agreements}
+        # Shipment fees: the shipments of each SKU, and the SKUs that share an order with each SKU.
+        self.fees = bool(ix.order_fee.any())
+        self.shipment_keys = ShipmentKeys(ix)
+        self.fee_keys: list[np.ndarray] = [np.zeros(0, np.int64) for _ in ix.skus]
+        self.sharing: list[list[int]] = []
+        if self.fees:
+            by_order: dict[int, set[int]] = {}
+            charged = ix.order_fee[ix.line_order] > 0
+            for o, k in zip(ix.line_order[charged].tolist(), ix.line_sku[charged].tolist(), strict=True):
+                by_order.setdefault(o, set()).add(k)
+            self.sharing = sku_neighbours(len(ix.skus), {o: np.array(sorted(ks)) for o, ks in by_order.items()})
         self.reset(plan)
 
     def reset(self, plan: Decisions) -> None:
@@ -300,6 +327,8 @@ class SkuPlan:
         for po in self.parts[k].purchase_orders:
             if po.quantity > 0:
                 self.usage[k, self.supplier_of[po.agreement], po.period] = True
+        if self.fees:
+            self.fee_keys[k] = self.shipment_keys(self.parts[k].shipments)
 
     def group(self, skus: np.ndarray) -> Decisions:
         return Decisions(
@@ -329,6 +358,17 @@ class SkuPlan:
         """``(suppliers, T)``: what a supplier period costs the group, given everyone else's orders."""
         others = self.usage.sum(axis=0) - self.usage[skus].sum(axis=0)
         return np.where(others > 0, 0.0, fixed)
+
+    def fee_waived(self, skus: np.ndarray) -> np.ndarray | None:
+        """The shipments (order, location, period keys) of SKUs outside the group to orders the group shares.
+
+        The group pays no shipment fee there; None when the problem has no fees.
+        """
+        if not self.fees:
+            return None
+        inside = set(skus.tolist())
+        others = sorted({j for k in inside for j in self.sharing[k]} - inside)
+        return np.unique(np.concatenate([self.fee_keys[j] for j in others] or [np.zeros(0, np.int64)]))
 
     def held_orders(self, skus: np.ndarray, orders: dict[int, np.ndarray]) -> dict[int, int]:
         """Ship-complete orders with SKUs in and outside the group, with the incumbent's period (-1: none)."""
@@ -380,9 +420,11 @@ def search(
     col_sku = column_skus(ix, model, mapping)
     S = len(ix.skus)
     orders = ship_complete_orders(ix)
-    neighbours = sku_neighbours(S, orders)
     fixed = ix.fixed_order_cost()
     state = SkuPlan(problem, ix, incumbent)
+    # Groups grow along ship-complete orders and, with shipment fees, along the orders whose fees SKUs share.
+    neighbours = [sorted(set(a) | set(b)) for a, b in zip(sku_neighbours(S, orders), state.sharing, strict=True)] \
+        if state.fees else sku_neighbours(S, orders)
     checkpoint, checkpoint_eval = incumbent, incumbent_eval
     out = SearchResult(incumbent, incumbent_eval)
     eval_every = 1.0
@@ -449,7 +491,7 @@ def search(
             future = submit(
                 improve_group, pick, state.period_cost(pick, fixed), state.group(pick),
                 state.held_orders(pick, orders), replace(options, time_limit=limit, threads=1), backend,
-                wall_deadline - 0.05,
+                wall_deadline - 0.05, state.fee_waived(pick),
             )
             busy[pick] = True
             in_flight.append((future, pick))

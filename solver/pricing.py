@@ -5,7 +5,8 @@ re-solves the line's SKU (for a ship-complete line, every SKU of its order) with
 the rest of the plan kept as it is — other SKUs, and the delivery periods of other
 ship-complete orders — and one more row: the line whole by its due period (a
 ship-complete order: delivered whole by then). Supplier fixed costs of periods that the rest of the plan already
-pays for are sunk, so the part's model prices them at zero. The forced part plan
+pays for are sunk, so the part's model prices them at zero, and so are the shipment fees (an extension) of
+orders the rest of the plan ships from that warehouse in that period. The forced part plan
 merged with the rest is checked by the evaluator, and the extra cost is the
 evaluator's difference between that plan and the current one. It is exact when
 the forced re-solve is proven optimal: no on-time plan that keeps the rest of the
@@ -29,7 +30,7 @@ from stockplan.solver.builder import ModelMap, build_model
 from stockplan.solver.decode import decode_plan, encode_plan, integral_flows
 from stockplan.solver.decompose import complete_order_periods, merge_plans, split_plan
 from stockplan.solver.evaluator import Evaluation, evaluate
-from stockplan.solver.indexing import ProblemIndex, build_index, subset_index
+from stockplan.solver.indexing import ProblemIndex, ShipmentKeys, build_index, subset_index
 from stockplan.solver.mip import MipModel
 
 # A re-solve with less time than this finds nothing worth reporting: the line is left unpriced.
@@ -171,6 +172,7 @@ def price_on_time(
     sup_index = {sid: k for k, sid in enumerate(ix.supplier_ids)}
     ag_supplier = {a.id: sup_index[a.supplier] for a in problem.agreements}
     ag_sku = {a.id: a.sku for a in problem.agreements}
+    shipment_keys = ShipmentKeys(ix) if ix.order_fee.any() else None
     for key in lines:
         if not run_budget.room_for_a_line() or stop_requested():  # out of time, or the job was canceled
             break
@@ -188,7 +190,7 @@ def price_on_time(
         for po in rest.purchase_orders:
             if po.quantity > 0 and ag_sku[po.agreement] not in inside:
                 fixed[ag_supplier[po.agreement], po.period] = 0.0
-        sub = subset_index(ix, skus, fixed)
+        sub = subset_index(ix, skus, fixed, fee_waived=None if shipment_keys is None else shipment_keys(rest.shipments))
         complete = complete_order_periods(problem, plan, np.unique(sub.line_order[sub.line_complete]))
         price = _price_line(problem, sub, key, own, rest, current, time_limit, run_budget, backend, complete)
         if price is None:  # the budget ran out while its model was built

@@ -91,7 +91,8 @@ def solution_warnings(vector_objective: float, plan_objective: float | None) -> 
         return [message], []
     if excess > tolerance(plan_objective):
         return [], [f"the solver's solution paid {excess:.6g} its plan does not cost (supplier periods "
-                    "ordered in without an order, or safety-stock shortfall beyond the plan's)"]
+                    "ordered in without an order, safety-stock shortfall beyond the plan's, or a shipment fee "
+                    "without a shipment)"]
     return [], []
 
 

@@ -455,6 +455,7 @@ def _verdict(problem: Problem, ev: Evaluation) -> dict[str, Any]:
         "costs": ev.costs,
         "objective": ev.objective,
         "promise_slip": ev.promise_slip,
+        "shipment_fees": ev.shipment_fees,
         "policy": str(problem.settings.policy),
         "policy_violations": [PolicyNote(rule=v.rule, message=v.message, entities=v.entities)
                               for v in ev.policy_violations],

@@ -517,6 +517,49 @@ def test_evaluate_against_an_invalid_problem(tmp_path: Path) -> None:
     assert "agreements[0].sku" in proc.stderr
 
 
+# --- split-shipment control ----------------------------------------------------------------------
+
+
+def _parcels_per_order(plan: dict[str, Any]) -> float:
+    """Shipments (order, location, period with units) per order shipped to."""
+    parcels = {(s["order"], s["location"], s["period"]) for s in plan["shipments"] if s["quantity"] > 0}
+    return len(parcels) / len({order for order, _, _ in parcels})
+
+
+@pytest.mark.slow
+def test_solve_with_a_shipment_fee_ships_fewer_parcels_per_order(tmp_path: Path) -> None:
+    """The small family's seed 0 (1,000 orders: decomposed), 10 s each, without and with a fee of 5 per shipment."""
+    from stockplan.models.plan import load_plan
+    from stockplan.models.validation import load_problem
+    from stockplan.solver.evaluator import evaluate
+
+    generated = tmp_path / "small-0.json"
+    made = subprocess.run([sys.executable, "-m", "benchmarks.generator", "small", "--seed", "0", "--out",
+                           str(generated)], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    data = json.loads(generated.read_text())
+    data["settings"]["shipment_cost"] = 5.0
+    with_fee = write_json(tmp_path / "small-0-fee.json", data)
+    per_order = {}
+    for name, problem_file in (("plain", generated), ("fee", with_fee)):
+        out = tmp_path / f"{name}-plan.json"
+        proc = run("solve", problem_file, "--time-limit", "10", "--no-explain", "--out", out)
+        no_traceback(proc)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        plan = json.loads(out.read_text())
+        ev = evaluate(load_problem(json.loads(problem_file.read_text())), load_plan(plan))
+        assert ev.feasible, [v.message for v in ev.violations[:3]]
+        assert plan["warnings"] == []
+        assert plan["shipment_fees"] == pytest.approx(ev.shipment_fees)
+        assert plan["objective"] == pytest.approx(ev.cost + ev.shipment_fees) == pytest.approx(ev.objective)
+        per_order[name] = _parcels_per_order(plan)
+        if name == "fee":
+            assert ev.shipment_fees > 0 and "shipment fees" in proc.stdout
+        else:
+            assert ev.shipment_fees == 0 and "shipment fees" not in proc.stdout
+    assert per_order["fee"] < per_order["plain"], per_order
+
+
 # --- listings -----------------------------------------------------------------------------------
 
 

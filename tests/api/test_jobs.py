@@ -126,3 +126,30 @@ def test_given_options_win_over_the_problems_settings_else_they_apply(database_u
     assert (given["time_limit"], given["gap"]) == (20.0, 1e-6)
     plain = _queued_options(database_url, example_problem("three-customers"))
     assert (plain["time_limit"], plain["gap"]) == (20.0, 1e-6)  # the server's default_time_limit, the default gap
+
+
+def test_a_job_with_a_shipment_fee_ships_once_and_reports_its_fees(client: TestClient) -> None:
+    """Split-shipment control through the service: 40 units that would go out in three parcels for free
+    go out once with a fee of 10 per shipment; the plan and ``/v1/plans:evaluate`` report the fees."""
+    problem = {
+        "horizon": {"start": "2027-01-04", "periods": 4, "period_days": 7},
+        "items": [{"sku": "A", "holding_cost": 0.1, "backorder_cost": 1.0, "lost_sale_cost": 50.0}],
+        "locations": [{"id": "WH-1"}],
+        "stock": [{"sku": "A", "location": "WH-1", "on_hand": 25}],
+        "inbound": [{"sku": "A", "location": "WH-1", "quantity": 10, "arrives": "2027-01-11"},
+                    {"sku": "A", "location": "WH-1", "quantity": 5, "arrives": "2027-01-18"}],
+        "orders": [{"id": "SO-1", "customer": "c", "due": "2027-01-18", "lines": [{"sku": "A", "quantity": 40}]}],
+        "settings": {"shipment_cost": 10.0},
+    }
+    r = client.post("/v1/jobs", json={"problem": problem, "options": {"explain": False}})
+    assert r.status_code == 202, r.text
+    job = wait_for_job(client, r.json()["id"])
+    assert job["state"] == "succeeded" and job["outcome"] == "optimal"
+    record = client.get(f"/v1/plans/{job['plan_id']}").json()
+    plan = record["plan"]
+    assert [(s["period"], s["quantity"]) for s in plan["shipments"]] == [(2, 40)]
+    assert abs(plan["shipment_fees"] - 10.0) < 1e-9 and abs(plan["cost"] - 6.0) < 1e-9
+    assert abs(plan["objective"] - 16.0) < 1e-9 and plan["warnings"] == []
+    checked = client.post("/v1/plans:evaluate", json={"problem": problem, "plan": plan}).json()
+    assert checked["feasible"] and abs(checked["shipment_fees"] - 10.0) < 1e-9
+    assert abs(checked["objective"] - checked["cost"] - 10.0) < 1e-9

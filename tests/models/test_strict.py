@@ -83,10 +83,14 @@ def test_declared_extensions_are_accepted() -> None:
     data = copy.deepcopy(BASE)
     data["orders"][0]["promised"] = "2026-01-12"
     data["agreements"][0]["max_change_per_period"] = 10
-    data["settings"].update(promise_slip_cost=1.0, max_priced_lines=3, pricing_time_limit=2)
+    data["orders"][0].update(shipment_cost=4, min_partial_shipment=0)
+    data["settings"].update(promise_slip_cost=1.0, max_priced_lines=3, pricing_time_limit=2, shipment_cost=2.5,
+                            min_partial_shipment=5)
     problem = load_problem(data)
     assert problem.inbound[0].ref == "PO-1"
     assert problem.orders[0].promised is not None and problem.settings.pricing_time_limit == 2.0
+    assert (problem.orders[0].shipment_cost, problem.orders[0].min_partial_shipment) == (4.0, 0)
+    assert (problem.settings.shipment_cost, problem.settings.min_partial_shipment) == (2.5, 5)
 
 
 # --- no coercion from strings ---------------------------------------------------------------------
@@ -106,7 +110,8 @@ def test_a_float_given_as_a_string_is_refused(path: str) -> None:
     assert error.path == path
 
 
-@pytest.mark.parametrize("path", ["orders[0].priority", "horizon.periods", "settings.max_priced_lines"])
+@pytest.mark.parametrize("path", ["orders[0].priority", "horizon.periods", "settings.max_priced_lines",
+                                  "settings.min_partial_shipment"])
 @pytest.mark.parametrize("value", ["2", 2.0, True])
 def test_an_integer_given_otherwise_is_refused(path: str, value: Any) -> None:
     (error,) = errors_of(edited(path, value))

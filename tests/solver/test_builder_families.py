@@ -35,6 +35,7 @@ from stockplan.solver.evaluator import evaluate
 from stockplan.solver.greedy import greedy_plan
 from stockplan.solver.indexing import ProblemIndex, build_index
 from stockplan.solver.mip import MipModel
+from stockplan.solver.model.split import fill_split_shipments
 from stockplan.solver.policies import fill_policy_columns
 from tests.conftest import example_data
 
@@ -326,6 +327,80 @@ def test_order_smoothing() -> None:
     x = built.x.copy()
     x[built.n_col("AG-A", 0, 0)] = 4
     assert built.broken(built.restock(x)) == {"order_smoothing"}
+
+
+def _split_shop(fee: float = 0.0, minimum: int | None = None, complete: bool = True) -> dict[str, Any]:
+    """The shop with a shipment fee, SO-1's minimum partial shipment and SO-2 ship-complete or not."""
+    data = copy.deepcopy(SHOP)
+    data["settings"]["shipment_cost"] = fee
+    if minimum is not None:
+        data["orders"][0]["min_partial_shipment"] = minimum
+        data["orders"][1]["min_partial_shipment"] = minimum
+    data["orders"][1]["ship_complete"] = complete
+    return data
+
+
+def _split(built: Built, x: np.ndarray) -> np.ndarray:
+    """``x`` restocked, with the split-shipment binaries following its deliveries."""
+    x = built.restock(x)
+    fill_split_shipments(built.model, built.mp.split, x)
+    return x
+
+
+def test_shipment_fee() -> None:
+    """A fee of 2 per shipment: SO-1 in period 0 and SO-2's two lines in period 1 are two (dropships none).
+
+    Shipping without the order's fee binary breaks ``shipment_link``; the objective is the evaluator's.
+    """
+    built = Built(_split_shop(fee=2.0), PLAN)
+    ev = evaluate(built.problem, PLAN)
+    assert built.broken(built.x) == set()
+    assert ev.shipment_fees == 4.0 and built.model.objective(built.x) == pytest.approx(ev.objective, rel=1e-12)
+    assert built.model.blocks["shipment_fee"].stop > built.model.blocks["shipment_fee"].start
+    x = built.x.copy()
+    split = built.mp.split
+    assert split is not None
+    x[split.fee_cols] = 0.0
+    assert built.broken(x) == {"shipment_link"}
+
+
+def test_partial_shipment_pays_its_orders_fee() -> None:
+    """SO-2 (not ship-complete, two lines, minimum 2): a line shipped in its own parcel with the order's unpaid."""
+    built = Built(_split_shop(fee=2.0, minimum=2, complete=False), PLAN)
+    assert built.broken(built.x) == set()
+    split = built.mp.split
+    assert split is not None
+    x = built.x.copy()
+    so2 = [o.id for o in built.problem.orders].index("SO-2")
+    x[split.fee_cols[(split.fee_order == so2) & (split.fee_t == 1)]] = 0.0
+    assert built.broken(x) == {"line_shipped_fee"}
+
+
+def test_partial_minimum() -> None:
+    """SO-1 (6 units, minimum 4): 3 in period 0 and 3 in period 1 breaks it; 4 then 2 keeps it (the 2 completes)."""
+    built = Built(_split_shop(minimum=4), PLAN)
+    assert built.broken(built.x) == set()
+    x = built.x.copy()
+    x[built.x_col("SO-1", 0, 0)] = 3
+    x[built.x_col("SO-1", 0, 1)] = 3
+    assert built.broken(_split(built, x)) == {"partial_minimum"}
+    x[built.x_col("SO-1", 0, 0)] = 4
+    x[built.x_col("SO-1", 0, 1)] = 2
+    assert built.broken(_split(built, x)) == set()
+
+
+def test_line_done_by() -> None:
+    """SO-1 said whole by period 0 with only 3 of its 6 units delivered then."""
+    built = Built(_split_shop(minimum=4), PLAN)
+    split = built.mp.split
+    assert split is not None
+    x = built.x.copy()
+    x[built.x_col("SO-1", 0, 0)] = 3
+    x[built.x_col("SO-1", 0, 1)] = 3
+    x = _split(built, x)
+    so1 = built.line("SO-1", 0)
+    x[split.done_cols[(split.done_line == so1) & (split.done_t == 0)]] = 1.0
+    assert built.broken(x) == {"line_done_by"}
 
 
 def _contest(policy: str, priorities: tuple[int, int]) -> dict[str, Any]:

@@ -83,9 +83,10 @@ def assert_identical(got: tuple[MipModel, Any], want: tuple[MipModel, Any]) -> N
     assert model.offset == ref.offset
     assert list(model.blocks.items()) == list(ref.blocks.items())
     assert list(model.row_blocks.items()) == list(ref.row_blocks.items())
-    # The map has grown the strengthening's flows since (none in a plain build).
-    assert mp.flows is None
-    fields = [f.name for f in dataclasses.fields(mp) if f.name != "flows"]
+    # The map has grown the strengthening's flows since (none in a plain build), and the
+    # split-shipment columns (none without shipment fees or a minimum partial shipment).
+    assert mp.flows is None and mp.split is None
+    fields = [f.name for f in dataclasses.fields(mp) if f.name not in ("flows", "split")]
     assert fields == [f.name for f in dataclasses.fields(ref_mp)]
     for f in fields:
         if f == "policy":

@@ -13,10 +13,12 @@ from stockplan.models.validation import load_problem
 from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import build_model
 from stockplan.solver.decompose import (
+    SharedFees,
     align_split_orders,
     coupled_parts,
     fix_complete_orders,
     linking_orders,
+    part_index,
     solve_decomposed,
 )
 from stockplan.solver.evaluator import evaluate
@@ -129,6 +131,49 @@ def test_decomposition_bound_never_exceeds_the_mip_optimum(seed: int) -> None:
     assert result.cost >= exact.cost - 1e-6
     # The Lagrangian bound as the parts proved it (nothing clamps it), under the MIP's optimum.
     assert result.bound is None or result.bound <= exact.cost + 1e-6
+
+
+def test_shipment_fees_shared_by_parts_are_split_evenly_then_waived_where_another_part_ships() -> None:
+    """An order with lines in two parts: each pays half its fee in the relaxed rounds; later nothing
+    where the other part already ships it (that warehouse, that period), the whole fee elsewhere."""
+    data = generate("tiny", seed=3, orders=10)
+    data["settings"]["shipment_cost"] = 6.0
+    problem = load_problem(data)
+    ix = build_index(problem)
+    parts = [np.array([0]), np.arange(1, len(ix.skus))]
+    fees = SharedFees(ix, part_index(len(ix.skus), parts))
+    in_part = [set(ix.line_order[np.isin(ix.line_sku, p)].tolist()) for p in parts]
+    shared = sorted(in_part[0] & in_part[1])
+    alone = sorted(in_part[0] - in_part[1])
+    assert shared and alone
+    (first, _), (second, _) = fees.relaxed(2)
+    assert first is second and first is not None
+    assert np.all(first[shared] == 3.0) and np.all(first[alone] == 6.0)
+    o = problem.orders[shared[0]].id
+    line = next(j for j, ln in enumerate(problem.orders[shared[0]].lines) if ix.skus.index(ln.sku) != 0)
+    other = Decisions(shipments=[Shipment(order=o, line=line, location=ix.locations[1], period=2, quantity=1)])
+    (fee_0, waived_0), (fee_1, waived_1) = fees.fixed([Decisions(), other])
+    assert fee_0 is None and fee_1 is None
+    sub = subset_index(ix, parts[0], fee_waived=waived_0)
+    assert sub.shipment_fee(np.array([shared[0]] * 2), np.array([1, 0]), np.array([2, 2])).tolist() == [0.0, 6.0]
+    assert waived_1 is not None and waived_1.size == 0
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000))
+def test_decomposition_with_shipment_fees_bound_never_exceeds_the_mip_optimum(seed: int) -> None:
+    """Parts of 3 lines: most orders span parts and share their fees; the bound stays a bound."""
+    data = generate("tiny", seed=seed, orders=12)
+    data["settings"].update(shipment_cost=5.0, min_partial_shipment=3)
+    problem = load_problem(data)
+    exact = solve(problem, SolveOptions(time_limit=60, gap=0.0), method="mip")
+    ix = build_index(problem)
+    result = solve_decomposed(problem, ix, greedy_plan(ix), SolveOptions(time_limit=10, gap=0.0), workers=1,
+                              target_lines=3)
+    assert evaluate(problem, result.plan).feasible
+    assert result.warnings == [] and exact.warnings == []
+    assert result.evaluation.objective >= exact.objective - 1e-6
+    assert result.bound is None or result.bound <= exact.objective + 1e-6
 
 
 def test_part_size_gives_parts_of_at_most_500_lines_up_to_3000_and_300_above() -> None:

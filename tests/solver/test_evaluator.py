@@ -256,6 +256,13 @@ CASES: dict[str, tuple[dict[str, Any], Decisions, Decisions]] = {
         Decisions(purchase_orders=[po("AG-1", 0, 10, [drop("SO-1", 4)])]),
         Decisions(purchase_orders=[po("AG-1", 0, 10)]),
     ),
+    # A minimum partial shipment of 3: 2 units then 2 leave the line at 2 of 4 after the first;
+    # 3 then 1 is fine (the 1 completes the line).
+    "min_partial_shipment": (
+        problem(settings={"min_partial_shipment": 3}),
+        Decisions(shipments=[ship("SO-1", 1, 2), ship("SO-1", 2, 2)]),
+        Decisions(shipments=[ship("SO-1", 1, 3), ship("SO-1", 2, 1)]),
+    ),
     # Pydantic refuses negative quantities; model_construct gets one past it.
     "negative_quantity": (
         problem(),
@@ -417,6 +424,34 @@ def test_a_bad_plan_never_raises() -> None:
         "line_overdelivered",
     } <= rules(found)
     assert math.isfinite(found.cost)
+
+
+def test_min_partial_shipment_counts_what_the_line_has_by_that_period() -> None:
+    """Entries of one line, warehouse and period add up; a dropship arriving that period completes the line."""
+    p = load_problem(problem(settings={"min_partial_shipment": 3}))
+    assert evaluate(p, Decisions(shipments=[ship("SO-1", 1, 2), ship("SO-1", 1, 2)])).feasible
+    completed = evaluate(p, Decisions(shipments=[ship("SO-1", 1, 2)],
+                                      purchase_orders=[po("DS-1", 1, 2, [drop("SO-1", 2)])]))
+    assert completed.feasible, completed.violations
+    # The dropship one period later: the 2 units leave the line short in period 1.
+    late = evaluate(p, Decisions(shipments=[ship("SO-1", 1, 2)], purchase_orders=[po("DS-1", 2, 2, [drop("SO-1", 2)])]))
+    assert rules(late) == {"min_partial_shipment"}
+    (v,) = late.violations
+    assert v.entities == {"order": "SO-1", "line": 0, "location": "WH-1", "period": 1}
+    # A dropship is no shipment: it may bring fewer units than the minimum.
+    assert evaluate(p, Decisions(shipments=[ship("SO-1", 1, 3)],
+                                 purchase_orders=[po("DS-1", 2, 1, [drop("SO-1", 1)])])).feasible
+
+
+def test_min_partial_shipment_of_an_order_replaces_the_setting() -> None:
+    """The order's own minimum wins, 0 included (no minimum for it)."""
+    plan = Decisions(shipments=[ship("SO-1", 1, 2), ship("SO-1", 2, 2)])
+    free = problem(settings={"min_partial_shipment": 3})
+    free["orders"][0]["min_partial_shipment"] = 0
+    assert evaluate(load_problem(free), plan).feasible
+    strict = problem()
+    strict["orders"][0]["min_partial_shipment"] = 3
+    assert rules(evaluate(load_problem(strict), plan)) == {"min_partial_shipment"}
 
 
 # --------------------------------------------------------------------------- costs
@@ -600,6 +635,34 @@ def test_shipping_cost_per_unit_and_location() -> None:
     found = evaluate(load_problem(data), plan)
     assert found.feasible
     assert found.costs.shipping == pytest.approx(2.5)
+
+
+def test_shipment_fee_once_per_order_location_and_period() -> None:
+    """Lines of one order from one warehouse in one period are one shipment; dropships are none.
+
+    SO-1 (fee 5): both lines from WH-1 in period 1 (one shipment), SKU-A from WH-2 in period 1
+    (a second); SO-2 (the order's own fee 2): one in period 0, one in period 2; a zero-unit entry
+    and a dropship cost nothing. The fees are not a cost part: the objective adds them.
+    """
+    data = problem(
+        orders=[order("SO-1", day(1), ("SKU-A", 4), ("SKU-B", 4)),
+                order("SO-2", day(1), ("SKU-A", 4), shipment_cost=2.0)],
+        stock=[{"sku": "SKU-A", "location": "WH-1", "on_hand": 10}, {"sku": "SKU-B", "location": "WH-1", "on_hand": 10},
+               {"sku": "SKU-A", "location": "WH-2", "on_hand": 2}],
+        settings={"shipment_cost": 5.0},
+    )
+    plan = Decisions(
+        shipments=[ship("SO-1", 1, 2), ship("SO-1", 1, 4, line=1), ship("SO-1", 1, 2, location="WH-2"),
+                   ship("SO-1", 2, 0), ship("SO-2", 0, 1), ship("SO-2", 2, 1)],
+        purchase_orders=[po("DS-1", 1, 2, [drop("SO-2", 2)])],
+    )
+    ev = evaluate(load_problem(data), plan)
+    assert ev.feasible, ev.violations
+    assert ev.shipment_fees == pytest.approx(2 * 5.0 + 2 * 2.0)
+    assert ev.objective == pytest.approx(ev.cost + 14.0)
+    # Without the setting only SO-2 pays (its own fee); the cost is the same either way.
+    without = evaluate(load_problem({**data, "settings": {}}), plan)
+    assert without.shipment_fees == pytest.approx(2 * 2.0) and without.cost == pytest.approx(ev.cost)
 
 
 def test_infeasible_plan_is_priced_on_max_zero() -> None:

@@ -144,6 +144,60 @@ def test_a_greedy_plan_that_is_feasible_lets_the_decomposition_run() -> None:
     assert_feasible(problem, plan)
 
 
+def forty_units(**settings_: Any) -> Problem:
+    """SO-1 wants 40 units due in period 2; 25 on hand, 10 arrive in period 1 and 5 in period 2."""
+    data: dict[str, Any] = {
+        "horizon": {"start": START, "periods": 4, "period_days": 7},
+        "items": [{"sku": "A", "lost_sale_cost": 50.0, "backorder_cost": 1.0, "holding_cost": 0.1}],
+        "locations": [{"id": "WH"}],
+        "stock": [{"sku": "A", "location": "WH", "on_hand": 25}],
+        "inbound": [{"sku": "A", "location": "WH", "quantity": 10, "arrives": day(1)},
+                    {"sku": "A", "location": "WH", "quantity": 5, "arrives": day(2)}],
+        "orders": [{"id": "SO-1", "customer": "c", "due": day(2), "lines": [{"sku": "A", "quantity": 40}]}],
+        "settings": settings_,
+    }
+    return load_problem(data)
+
+
+def test_greedy_never_plans_a_partial_shipment_below_the_minimum() -> None:
+    """Minimum 20: the 25 on hand go in period 0, the 10 of period 1 would leave the line short: they wait."""
+    problem = forty_units(min_partial_shipment=20)
+    plan = greedy(problem)
+    assert_feasible(problem, plan)
+    assert [(s.period, s.quantity) for s in plan.shipments] == [(0, 25), (2, 15)]
+    assert [(s.period, s.quantity) for s in greedy(forty_units()).shipments] == [(0, 25), (1, 10), (2, 5)]
+
+
+def test_greedy_with_a_shipment_fee_ships_early_only_whole() -> None:
+    """With a fee, the line is not split before its due period: all 40 go in period 2, in one shipment."""
+    problem = forty_units(shipment_cost=10.0)
+    plan = greedy(problem)
+    assert_feasible(problem, plan)
+    assert [(s.period, s.quantity) for s in plan.shipments] == [(2, 40)]
+
+
+def test_greedy_with_a_shipment_fee_puts_an_orders_lines_in_one_parcel() -> None:
+    """A is only at WH-B; B is at both, and cheaper to ship from WH-A. With a fee, B joins A's parcel."""
+    def plan_of(fee: float) -> set[tuple[str, int]]:
+        data: dict[str, Any] = {
+            "horizon": {"start": START, "periods": 2, "period_days": 7},
+            "items": [{"sku": s, "lost_sale_cost": 50.0} for s in ("A", "B")],
+            "locations": [{"id": "WH-A"}, {"id": "WH-B"}],
+            "stock": [{"sku": "A", "location": "WH-B", "on_hand": 5}, {"sku": "B", "location": "WH-A", "on_hand": 5},
+                      {"sku": "B", "location": "WH-B", "on_hand": 5}],
+            "orders": [{"id": "SO-1", "customer": "c", "due": day(0), "ship_cost": {"WH-A": 0.0, "WH-B": 0.5},
+                        "lines": [{"sku": "A", "quantity": 3}, {"sku": "B", "quantity": 3}]}],
+            "settings": {"shipment_cost": fee},
+        }
+        problem = load_problem(data)
+        plan = greedy(problem)
+        assert_feasible(problem, plan)
+        return {(s.location, s.period) for s in plan.shipments}
+
+    assert plan_of(0.0) == {("WH-A", 0), ("WH-B", 0)}
+    assert plan_of(4.0) == {("WH-B", 0)}
+
+
 # --------------------------------------------------------------------------- hand-built problems, drawn
 
 
@@ -236,6 +290,21 @@ def test_greedy_plans_of_drawn_problems_pass_the_evaluator(data: dict[str, Any])
         plan = greedy(p)
         assert_feasible(p, plan)
         assert_terms_hold(p, plan)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=problems(), minimum=st.integers(0, 25), fee=st.sampled_from([0.0, 3.0, 50.0]),
+       own=st.lists(st.integers(0, 25), max_size=6))
+def test_greedy_plans_keep_the_minimum_partial_shipment(
+        data: dict[str, Any], minimum: int, fee: float, own: list[int]) -> None:
+    """Drawn problems with a minimum partial shipment (some orders with their own) and a shipment fee."""
+    data["settings"].update(min_partial_shipment=minimum, shipment_cost=fee)
+    for order, m in zip(data["orders"], own, strict=False):
+        order["min_partial_shipment"] = m
+    problem = load_problem(data)
+    plan = greedy(problem)
+    assert_feasible(problem, plan)
+    assert_terms_hold(problem, plan)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -24,7 +24,7 @@ from stockplan.solver.lns import (
     sku_neighbours,
 )
 from tests.api.test_cli import no_traceback, run
-from tests.conftest import example
+from tests.conftest import example, example_data
 
 REFERENCE = Path(__file__).parents[2] / "benchmarks" / "reference"
 # The best known plan of small seed 0 (benchmarks/reference/small0-best-plan.json), by the evaluator.
@@ -91,6 +91,42 @@ def test_every_move_saves_exactly_what_the_evaluator_sees(size: int) -> None:
         assert after.objective == pytest.approx(before.objective - result.saving, abs=1e-6)
         before = after
     assert kept > 0  # the greedy plan of this example is not optimal per SKU
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_every_move_saves_exactly_what_the_evaluator_sees_with_shipment_fees(size: int) -> None:
+    """With shipment fees shared by an order's lines of other SKUs: where another SKU of the incumbent
+    already ships the order (that warehouse, that period), the group pays nothing more for it."""
+    data = example_data("mixed-medium")
+    data["settings"].update(shipment_cost=3.0, min_partial_shipment=2)
+    problem = load_problem(data)
+    ix = build_index(problem)
+    incumbent = greedy_plan(ix)
+    before = evaluate(problem, incumbent)
+    assert before.feasible and before.shipment_fees > 0
+    state = SkuPlan(problem, ix, incumbent)
+    orders = ship_complete_orders(ix)
+    neighbours = [sorted(set(a) | set(b)) for a, b in zip(sku_neighbours(len(ix.skus), orders), state.sharing,
+                                                          strict=True)]
+    groups = neighbourhoods(np.arange(len(ix.skus), dtype=float), neighbours, size)
+    kept = shared = 0
+    for g in groups[:4]:
+        waived = state.fee_waived(g)
+        assert waived is not None
+        shared += waived.size > 0
+        result = improve_group(ix, g, state.period_cost(g, ix.fixed_order_cost()), state.group(g),
+                               state.held_orders(g, orders), SolveOptions(time_limit=5, gap=0.0), "highs",
+                               float("inf"), waived)
+        assert result.saving >= 0.0
+        if result.plan is None:
+            continue
+        kept += 1
+        state.replace(g, result.plan)
+        after = evaluate(problem, state.plan())
+        assert after.feasible, after.violations[:3]
+        assert after.objective == pytest.approx(before.objective - result.saving, abs=1e-6)
+        before = after
+    assert kept > 0 and shared > 0
 
 
 @pytest.mark.slow

@@ -37,7 +37,8 @@ POLICIES = ("min_cost", "priority", "fair_share")
 
 
 def with_extensions(data: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Promised dates (before the horizon, inside it, after ``latest`` and past the end), a slip cost, smoothing."""
+    """Promised dates (before the horizon, inside it, after ``latest`` and past the end), a slip cost, smoothing,
+    shipment fees and minimum partial shipments (some orders with their own)."""
     rng = random.Random(seed)
     data["settings"]["promise_slip_cost"] = 0.7
     start = dt.date.fromisoformat(data["horizon"]["start"])
@@ -51,6 +52,12 @@ def with_extensions(data: dict[str, Any], seed: int) -> dict[str, Any]:
     for agreement in data["agreements"]:
         if rng.random() < 0.5:
             agreement["max_change_per_period"] = rng.randint(0, 30)
+    data["settings"].update(shipment_cost=2.5, min_partial_shipment=2)
+    for order in data["orders"]:
+        if rng.random() < 0.3:
+            order["shipment_cost"] = rng.choice([0.0, 1.0, 12.0])
+        if rng.random() < 0.3:
+            order["min_partial_shipment"] = rng.randint(0, 8)
     return data
 
 

@@ -469,7 +469,7 @@ def search(
             quiet = quiet + 1 if out.sweeps and sweep_kept == 0 and sweep_proven else 0
             if quiet >= 2 and out.sweeps >= len(SCHEDULE):
                 break  # the largest groups and every supplier period are optimal as they stand
-        if not queue:
+        if not queue and not in_flight:  # a sweep ends when its last move is back: then it can be judged quiet
             n = len(SCHEDULE)
             size = SCHEDULE[out.sweeps] if out.sweeps < n else SCHEDULE[n - 2 + (out.sweeps - n) % 2]
             out.sweeps += 1

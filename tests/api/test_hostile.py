@@ -279,7 +279,8 @@ def test_validate_a_problem(sqlite_client: TestClient) -> None:
     c = sqlite_client
     ok = c.post("/v1/problems:validate", json=example_problem(PROBLEM))
     assert ok.status_code == 200
-    assert ok.json() == {"valid": True, "orders": 4, "skus": 1, "locations": 1, "agreements": 1, "periods": 6}
+    assert ok.json() == {"valid": True, "orders": 4, "skus": 1, "locations": 1, "agreements": 1, "periods": 6,
+                         "warnings": []}
     broken = example_problem(PROBLEM)
     broken["orders"][0]["lines"][0]["sku"] = "NOPE"
     broken["items"][0]["lost_sale_cost"] = -1

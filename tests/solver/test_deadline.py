@@ -110,7 +110,7 @@ def test_the_policy_free_re_solve_shares_the_lines_deadline(monkeypatch: pytest.
 
     def slow_first_re_solve(*args: Any) -> Any:
         price = real(*args)
-        deadline = args[6].deadline
+        deadline = next(a for a in args if isinstance(a, pricing._Budget)).deadline
         deadlines.append(deadline)
         if len(deadlines) == 1:  # the policy's re-solve used the budget up
             time.sleep(max(0.0, deadline - time.perf_counter()))

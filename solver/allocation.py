@@ -157,7 +157,12 @@ class _Reallocation:
             cost = self.ship_cost[i]
             self.locs[i] = sorted((loc for loc in range(ix.n_locations) if self.allowed[i][loc]),
                                   key=lambda loc: (cost[loc], loc))
-        self.moving = [k in self.lines_of and self._binds(self.lines_of[k]) for k in range(len(ix.skus))]
+        # A SKU with a minimum partial shipment on any of its lines keeps the greedy plan's deliveries:
+        # handing units out again, a unit at a time, would make parcels below the minimum.
+        has_minimum = np.zeros(len(ix.skus), dtype=bool)
+        np.logical_or.at(has_minimum, ix.line_sku, ix.line_min_partial > 0)
+        self.moving = [k in self.lines_of and not has_minimum[k] and self._binds(self.lines_of[k])
+                       for k in range(len(ix.skus))]
         self.greedy_got: dict[int, list[Delivery]] = defaultdict(list)  # the plan's own deliveries
 
     def _binds(self, lines: list[int]) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import random
-from collections import defaultdict
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from stockplan.solver.evaluator import evaluate
 from stockplan.solver.greedy import greedy_plan
 from stockplan.solver.indexing import build_index
 from tests.conftest import example_data
+from tests.solver.test_policies import delivered_in
 
 
 def three_customers(policy: str, ordered: dict[str, str] | None = None, priorities: dict[str, int] | None = None,
@@ -52,13 +52,6 @@ def unallocated_greedy_plan(problem: Problem, monkeypatch: pytest.MonkeyPatch) -
         m.setattr(greedy_module, "follow_policy", lambda ix, plan: plan)
         return greedy_plan(build_index(problem))
 
-
-def delivered_in(plan: Decisions, period: int) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for s in plan.shipments:
-        if s.period == period:
-            out[s.order] += s.quantity
-    return dict(out)
 
 
 def assert_follows_policy(problem: Problem, plan: Decisions) -> None:

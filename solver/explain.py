@@ -132,8 +132,7 @@ def lateness_cost(problem: Problem, plan: Decisions, ln: LineReport) -> float:
 def line_deliveries(problem: Problem, plan: Decisions, ln: LineReport) -> list[tuple[int, int]]:
     """(period, units) reaching the line: its shipments, and dropships in their period plus the lead."""
     out = [(s.period, s.quantity) for s in plan.shipments if (s.order, s.line) == (ln.order, ln.line)]
-    days = problem.horizon.period_days
-    lead = {a.id: -(-a.lead_time_days // days) for a in problem.agreements}
+    lead = {a.id: problem.horizon.lead_periods(a.lead_time_days) for a in problem.agreements}
     out += [(po.period + lead[po.agreement], dl.quantity) for po in plan.purchase_orders for dl in po.lines or ()
             if (dl.order, dl.line) == (ln.order, ln.line)]
     return out

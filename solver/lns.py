@@ -270,16 +270,14 @@ def reallocate_supply(model: MipModel, x0: np.ndarray, options: SolveOptions, ba
     return None if x is None or model.max_violation(x) > 1e-6 else x
 
 
-def skus_breaking_policy(ix: ProblemIndex, evaluation: Evaluation) -> list[int]:
+def skus_breaking_policy(state: SkuPlan, evaluation: Evaluation) -> list[int]:
     """The SKUs (indices into ``ix.skus``) of the lines the evaluator finds the policy broken for,
     most violations first: repair moves take them before the sweeps."""
-    line_sku = {(o.id, j): line.sku for o in ix.problem.orders for j, line in enumerate(o.lines)}
-    sku_of = {s: k for k, s in enumerate(ix.skus)}
     count: dict[int, int] = {}
     for v in evaluation.policy_violations:
-        sku = line_sku.get((v.entities.get("order"), v.entities.get("line")))
-        if sku in sku_of:
-            count[sku_of[sku]] = count.get(sku_of[sku], 0) + 1
+        sku = state.sku_of_line.get((v.entities.get("order"), v.entities.get("line")))
+        if sku in state.sku_of:
+            count[state.sku_of[sku]] = count.get(state.sku_of[sku], 0) + 1
     return sorted(count, key=lambda k: (-count[k], k))
 
 
@@ -434,7 +432,7 @@ def search(
     busy = np.zeros(S, dtype=bool)
     in_flight: list[tuple[Any, np.ndarray]] = []
     # SKUs whose incumbent breaks the policy go first, one at a time: no warm start helps them.
-    repairs = {k: np.array([k]) for k in skus_breaking_policy(ix, incumbent_eval)}
+    repairs = {k: np.array([k]) for k in skus_breaking_policy(state, incumbent_eval)}
     queue: list[np.ndarray] = list(repairs.values())
     supplier_sweep = False
 

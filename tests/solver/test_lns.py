@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from stockplan.models.plan import Plan, load_plan
+from stockplan.models.problem import Problem
 from stockplan.models.validation import load_problem
 from stockplan.solver.backends.base import SolveOptions
 from stockplan.solver.builder import build_model
@@ -66,31 +68,37 @@ def test_a_held_ship_complete_order_is_delivered_in_its_period_or_never() -> Non
     assert np.all(lo[others] == 0) and np.all(hi[others] == 1)
 
 
-@pytest.mark.parametrize("size", [1, 3])
-def test_every_move_saves_exactly_what_the_evaluator_sees(size: int) -> None:
-    problem = example("mixed-medium")
-    ix = build_index(problem)
-    incumbent = greedy_plan(ix)
-    before = evaluate(problem, incumbent)
-    state = SkuPlan(problem, ix, incumbent)
-    orders = ship_complete_orders(ix)
-    groups = neighbourhoods(np.arange(len(ix.skus), dtype=float), sku_neighbours(len(ix.skus), orders), size)
+def kept_moves(problem: Problem, state: SkuPlan, groups: list[np.ndarray], limit: float,
+               waived: Callable[[np.ndarray], np.ndarray | None] = lambda g: None) -> int:
+    """Apply the moves on the first four groups; after each kept one the whole plan stays feasible and its
+    cost falls by exactly the move's saving (the sub-problem is exact). The number of moves kept."""
+    ix, orders = state.ix, ship_complete_orders(state.ix)
+    before = evaluate(problem, state.plan())
     kept = 0
     for g in groups[:4]:
         result = improve_group(ix, g, state.period_cost(g, ix.fixed_order_cost()), state.group(g),
-                               state.held_orders(g, orders), SolveOptions(time_limit=10, gap=0.0), "highs",
-                               float("inf"))
+                               state.held_orders(g, orders), SolveOptions(time_limit=limit, gap=0.0), "highs",
+                               float("inf"), waived(g))
         assert result.saving >= 0.0
         if result.plan is None:
             continue
         kept += 1
         state.replace(g, result.plan)
         after = evaluate(problem, state.plan())
-        # The sub-problem is exact: the whole plan's cost falls by the move's saving, and stays feasible.
         assert after.feasible, after.violations[:3]
         assert after.objective == pytest.approx(before.objective - result.saving, abs=1e-6)
         before = after
-    assert kept > 0  # the greedy plan of this example is not optimal per SKU
+    return kept
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_every_move_saves_exactly_what_the_evaluator_sees(size: int) -> None:
+    problem = example("mixed-medium")
+    ix = build_index(problem)
+    state = SkuPlan(problem, ix, greedy_plan(ix))
+    groups = neighbourhoods(np.arange(len(ix.skus), dtype=float),
+                            sku_neighbours(len(ix.skus), ship_complete_orders(ix)), size)
+    assert kept_moves(problem, state, groups, 10) > 0  # the greedy plan of this example is not optimal per SKU
 
 
 @pytest.mark.parametrize("size", [1, 2])
@@ -105,28 +113,19 @@ def test_every_move_saves_exactly_what_the_evaluator_sees_with_shipment_fees(siz
     before = evaluate(problem, incumbent)
     assert before.feasible and before.shipment_fees > 0
     state = SkuPlan(problem, ix, incumbent)
-    orders = ship_complete_orders(ix)
-    neighbours = [sorted(set(a) | set(b)) for a, b in zip(sku_neighbours(len(ix.skus), orders), state.sharing,
-                                                          strict=True)]
+    neighbours = [sorted(set(a) | set(b)) for a, b in zip(sku_neighbours(len(ix.skus), ship_complete_orders(ix)),
+                                                          state.sharing, strict=True)]
     groups = neighbourhoods(np.arange(len(ix.skus), dtype=float), neighbours, size)
-    kept = shared = 0
-    for g in groups[:4]:
-        waived = state.fee_waived(g)
-        assert waived is not None
-        shared += waived.size > 0
-        result = improve_group(ix, g, state.period_cost(g, ix.fixed_order_cost()), state.group(g),
-                               state.held_orders(g, orders), SolveOptions(time_limit=5, gap=0.0), "highs",
-                               float("inf"), waived)
-        assert result.saving >= 0.0
-        if result.plan is None:
-            continue
-        kept += 1
-        state.replace(g, result.plan)
-        after = evaluate(problem, state.plan())
-        assert after.feasible, after.violations[:3]
-        assert after.objective == pytest.approx(before.objective - result.saving, abs=1e-6)
-        before = after
-    assert kept > 0 and shared > 0
+    shared = 0
+
+    def waived(g: np.ndarray) -> np.ndarray | None:
+        nonlocal shared
+        found = state.fee_waived(g)
+        assert found is not None
+        shared += found.size > 0
+        return found
+
+    assert kept_moves(problem, state, groups, 5, waived) > 0 and shared > 0
 
 
 @pytest.mark.slow

@@ -24,10 +24,10 @@ from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from stockplan.api import auth, services
 from stockplan.api.db import Job, JobState, make_engine, migrate, session_factory
+from stockplan.api.deps import SessionDep
 from stockplan.api.errors import ApiError, BodyLimit, install_error_handlers, parse_json
 from stockplan.api.executors import make_executor
 from stockplan.api.jobs import JobExecutor, JobRunner, recover_jobs
@@ -40,6 +40,7 @@ from stockplan.api.schemas import (
     JobRequestDoc,
 )
 from stockplan.api.settings import ServiceSettings, get_settings
+from stockplan.api.ui import install_ui
 from stockplan.models.promise import PromiseRequest
 from stockplan.models.validation import FieldError, errors_from_pydantic
 
@@ -140,7 +141,6 @@ def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -
 
     _routes(app, settings)
     _document_bodies(app)
-    from stockplan.api.ui import install_ui
     install_ui(app)
     return app
 
@@ -154,13 +154,6 @@ def _observe(app: FastAPI, job_id: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- dependencies
 
-
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as s:
-        yield s
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def writer(request: Request, s: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from stockplan.api import auth
 from stockplan.api.app import create_app
-from stockplan.api.ui import money, signed_money, stock_chart
+from stockplan.api.ui.charts import stock_chart
+from stockplan.api.ui.formatting import money, signed_money
 from tests.api.conftest import example_problem, service_settings, wait_for_job
 
 HX = {"HX-Request": "true"}

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from stockplan.api.ui import signed_money
+from stockplan.api.ui.formatting import signed_money
 from tests.api.conftest import example_problem
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,0 +1,30 @@
+"""Route: two plans side by side (``/ui/compare``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from stockplan.api import services
+from stockplan.api.db import PlanRow
+from stockplan.api.deps import SessionDep
+from stockplan.api.ui.compare import compare_context
+from stockplan.api.ui.errors import UiError
+from stockplan.api.ui.web import error_page, page
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare(request: Request, s: SessionDep, a: str | None = None, b: str | None = None) -> Response:
+    """Two plans side by side: cost parts with deltas (B − A), and the decisions that changed."""
+    if not a or not b:
+        return error_page(request, s, UiError(422, "Pick two plans", "choose plan A and plan B to compare: "
+                                                                     "the A and B columns of the plans list"))
+    if a == b:
+        return error_page(request, s, UiError(422, "Pick two plans", "plan A and plan B are the same plan"))
+    missing = [p for p in (a, b) if s.get(PlanRow, p) is None]
+    if missing:
+        return error_page(request, s, UiError(404, "Plan not found",
+                                              f"there is no plan {' or '.join(repr(m) for m in missing)}"))
+    return page(request, s, "compare.html", compare_context(s, services.get_plan(s, a), services.get_plan(s, b)))

@@ -108,6 +108,8 @@ class LineReport(ReportModel):
     age_days: int | None = None
     share: Share | None = None
     share_note: str | None = None
+    # Extension: what the line's lateness costs in the plan (backorder and lost sale), the money at stake.
+    lateness_cost: float | None = None
     # Filled later by the pricing module.
     extra_cost: float | None = None
     on_time_cost: float | None = None

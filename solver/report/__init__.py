@@ -27,7 +27,7 @@ from stockplan.models.plan import Decisions
 from stockplan.models.problem import Problem
 from stockplan.models.report import PlanReport
 from stockplan.solver.indexing import ProblemIndex, build_index
-from stockplan.solver.report.context import build_context, deliveries, line_deliveries
+from stockplan.solver.report.context import build_context, deliveries, line_deliveries, line_lateness_cost
 from stockplan.solver.report.fifo import fifo_trace
 from stockplan.solver.report.purchase_reasons import purchase_order_reports
 from stockplan.solver.report.reasons import backorder_reasons
@@ -81,7 +81,7 @@ def _plan_report(problem: Problem, decisions: Decisions, ix: ProblemIndex) -> Pl
     stock = projected_stock(ctx, dl)
     owed = open_backorders(ix, dl, delivered, by_due, loc)
     reasons = backorder_reasons(ctx, stock, status, by_due, last, dl)
-    lines = line_reports(ctx, status, delivered, by_due, last, loc, reasons)
+    lines = line_reports(ctx, status, delivered, by_due, last, loc, reasons, line_lateness_cost(ix, dl))
     orders, notices = order_reports(ctx, lines, status)
     in_plan = set(ix.line_order.tolist())
     outside = [o.id for k, o in enumerate(problem.orders) if k not in in_plan]

@@ -143,3 +143,24 @@ def line_deliveries(ix: ProblemIndex, dl: Deliveries) -> tuple[np.ndarray, np.nd
     last = np.full(n, -1, dtype=np.int64)
     np.maximum.at(last, dl.line, dl.period)
     return delivered, by_due, last
+
+
+def line_lateness_cost(ix: ProblemIndex, dl: Deliveries) -> np.ndarray:
+    """Per line: what its lateness costs in the plan (spec §The cost of a plan), the money at stake on it.
+
+    Backorder cost per open unit and period from the due period ``d`` to the last ``ℓ``,
+    then the lost sale of what is still open after ``ℓ``. A unit delivered in period
+    ``t ≤ ℓ`` is open in ``max(t, d) - d`` of those periods instead of all ``ℓ - d + 1``.
+    Summed over the lines this is the plan's ``backorder`` cost and its ``lost_sales``
+    cost without the forecast's.
+    """
+    due, last = ix.line_due, ix.line_last
+    periods = np.maximum(0, last - due + 1)
+    in_time = dl.period <= last[dl.line]
+    line, t, qty = dl.line[in_time], dl.period[in_time], dl.qty[in_time]
+    spared = np.zeros(ix.n_lines)  # unit-periods no longer open thanks to the deliveries
+    np.add.at(spared, line, qty * np.maximum(0, last[line] - np.maximum(t, due[line]) + 1))
+    got = np.zeros(ix.n_lines, dtype=np.int64)
+    np.add.at(got, line, qty)
+    open_periods = periods * ix.line_qty - spared
+    return ix.line_backorder * open_periods + ix.line_lost * np.maximum(0, ix.line_qty - got)

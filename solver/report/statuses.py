@@ -43,8 +43,8 @@ def line_status(quantity: np.ndarray, delivered: np.ndarray, delivered_by_due: n
 
 
 def line_reports(ctx: ReportContext, status: np.ndarray, delivered: np.ndarray, by_due: np.ndarray,
-                 last: np.ndarray, loc: np.ndarray,
-                 reasons: dict[int, tuple[BackorderReason, str]]) -> list[LineReport]:
+                 last: np.ndarray, loc: np.ndarray, reasons: dict[int, tuple[BackorderReason, str]],
+                 lateness: np.ndarray) -> list[LineReport]:
     ix = ctx.ix
     orders = ctx.problem.orders
     shares = fair_shares(ctx, by_due)
@@ -53,8 +53,8 @@ def line_reports(ctx: ReportContext, status: np.ndarray, delivered: np.ndarray, 
     # Plain lists: indexing numpy arrays element by element is slow on 100,000 lines.
     cols = zip(ix.line_order.tolist(), ix.line_no.tolist(), ix.line_qty.tolist(), delivered.tolist(),
                by_due.tolist(), ix.line_due.tolist(), ix.line_last.tolist(), last.tolist(), loc.tolist(),
-               status.tolist(), strict=True)
-    for i, (o_i, j, qty, got, on_time, d, ell, li, at, st) in enumerate(cols):
+               status.tolist(), lateness.tolist(), strict=True)
+    for i, (o_i, j, qty, got, on_time, d, ell, li, at, st, late_cost) in enumerate(cols):
         o = orders[o_i]
         code, text = reasons.get(i, (None, None))
         share, note = shares.get(i, (None, None))
@@ -67,6 +67,7 @@ def line_reports(ctx: ReportContext, status: np.ndarray, delivered: np.ndarray, 
             periods_late=max(0, li - d) if li >= 0 else None, location=ix.locations[at] if at >= 0 else None,
             status=STATUS_SEVERITY[st], reason=text, reason_code=code, ordered=o.ordered,
             age_days=None if age is None else max(0, age), share=share, share_note=note,
+            lateness_cost=round(late_cost, 6),
         ))
     return out
 

@@ -67,3 +67,20 @@ def test_three_customers_solved_plan_is_consistent() -> None:
     late = {ln.order for ln in rep.lines if ln.status != LineStatus.ON_TIME}
     assert {n.order for n in rep.notices} == late
     assert all(ln.promised_date == rep.period_dates[ln.last_delivery_period] for ln in rep.lines)
+
+
+@pytest.mark.parametrize("name", ["three-customers", "mixed-small", "mixed-medium"])
+def test_lateness_costs_of_the_lines_add_up_to_the_evaluators_backorder_and_lost_sales(name: str) -> None:
+    """Each line's money at stake: summed, the evaluator's backorder cost and lost sales (without forecast)."""
+    from stockplan.solver.evaluator import evaluate
+    from stockplan.solver.solve import SolveOptions, solve
+
+    prob = example(name).model_copy(update={"forecast": []})  # unfilled forecast is lost sales of no line
+    plan = solve(prob, SolveOptions(time_limit=10))
+    rep = plan_report(prob, plan)
+    ev = evaluate(prob, plan)
+    at_stake = [ln.lateness_cost for ln in rep.lines]
+    assert all(c is not None and c >= 0 for c in at_stake)
+    assert sum(c for c in at_stake if c is not None) == pytest.approx(ev.costs.backorder + ev.costs.lost_sales)
+    assert all(ln.lateness_cost == 0 for ln in rep.lines if ln.status == LineStatus.ON_TIME)
+    assert any(c for c in at_stake), "the example has late lines: some money is at stake"

@@ -32,6 +32,7 @@ from stockplan.api.errors import ApiError, BodyLimit, install_error_handlers, pa
 from stockplan.api.executors import make_executor
 from stockplan.api.jobs import JobExecutor, JobRunner, recover_jobs
 from stockplan.api.schemas import (
+    BulkDecisionRequest,
     DecisionRequest,
     EditRequest,
     EvaluateRequest,
@@ -338,6 +339,18 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         row = services.decide(s, plan_id, req, actor)
         return services.plan_view(s, row, include_plan=False)
 
+    @app.post("/v1/plans/{plan_id}/decisions:bulk", tags=["plans"])
+    async def decide_many(request: Request, plan_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
+        """Approve or reject many purchase orders (or shipments) at once: one audit entry per item, one comment.
+
+        An approval is refused (409, with the broken rules) when the approved items would
+        break a rule on their own, as the export would; nothing is stored then.
+        """
+        req = validated(BulkDecisionRequest, await body_json(request))
+        if actor == auth.LOCAL_ACTOR and req.actor:
+            actor = req.actor
+        return services.decide_items(s, plan_id, req, actor)
+
     @app.post("/v1/plans/{plan_id}/edits", tags=["plans"])
     async def edit(request: Request, plan_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
         """Change one quantity of a proposed plan; the answer is the edited plan's evaluation.
@@ -424,6 +437,7 @@ def _document_bodies(app: FastAPI) -> None:
     """Describe the hand-parsed bodies in the OpenAPI document (their pydantic schemas)."""
     bodies = {("/v1/jobs", "post"): JobRequestDoc, ("/v1/plans:evaluate", "post"): EvaluateRequestDoc,
               ("/v1/plans/{plan_id}/decisions", "post"): DecisionRequest,
+              ("/v1/plans/{plan_id}/decisions:bulk", "post"): BulkDecisionRequest,
               ("/v1/plans/{plan_id}/edits", "post"): EditRequest,
               ("/v1/plans/{plan_id}/promises", "post"): PromiseRequest}
     validate_body = {("/v1/problems:validate", "post")}

@@ -34,6 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from stockplan.api.db import BatchRun, Job, JobState, PlanRow, make_engine, migrate, new_id, now, session_factory
 from stockplan.api.executors import Executor, Handle, TaskFailed
+from stockplan.api.review_index import index_plan
+from stockplan.models.validation import load_problem
 
 RETRIES = 2  # a task whose process dies is started again this many times
 
@@ -268,7 +270,8 @@ def run_batch(
 
 
 def store_plan(sessions: Any, run_id: str, item: BatchItem, options: dict[str, Any], plan: dict[str, Any]) -> bool:
-    """Record a problem's plan in the service's store, once per run (False: it was there already)."""
+    """Record a problem's plan and its review index in the service's store, once per run (False: it was there
+    already)."""
     try:
         with sessions() as s, s.begin():
             job = Job(id=new_id(), state=JobState.SUCCEEDED, scenario=item.name, problem=item.problem,
@@ -280,6 +283,7 @@ def store_plan(sessions: Any, run_id: str, item: BatchItem, options: dict[str, A
                           bound=plan.get("bound"), gap=plan.get("gap"), plan=plan)
             s.add(row)
             s.flush()
+            index_plan(s, row, load_problem(item.problem))
             from sqlalchemy import update
 
             s.execute(update(PlanRow).where(PlanRow.scenario == item.name, PlanRow.id != row.id,

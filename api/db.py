@@ -114,6 +114,36 @@ class PlanRow(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column()
     #: A planner's edits: {"purchase_orders": {"<index>": quantity}}; the plan as solved stays in ``plan``.
     edits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: What the plans list and the plan's header show (``review_index.plan_summary``); None until indexed.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ReviewRow(Base):
+    """One thing a planner reviews in a plan (a late line, a purchase order, an order, a notice, a stock chart).
+
+    Columns are what the review pages filter and sort by; ``data`` is what they show.
+    Written with the plan (``stockplan.api.review_index``), never changed after.
+    """
+
+    __tablename__ = "review_rows"
+    __table_args__ = (Index("ix_review_rows_plan_kind", "plan_id", "kind", "item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # line, purchase_order, order, notice, stock
+    item: Mapped[int] = mapped_column(Integer)  # index in the plan's list (purchase orders) or the report's
+    sku: Mapped[str | None] = mapped_column(String(200))
+    supplier: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))
+    order_ref: Mapped[str | None] = mapped_column(String(200))
+    customer: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str | None] = mapped_column(String(32))
+    rank: Mapped[int | None] = mapped_column(Integer)  # severity (0 worst) or attention (0: needs it)
+    stake: Mapped[float | None] = mapped_column(Float)  # money at stake, or a purchase order's cost
+    units: Mapped[int | None] = mapped_column(Integer)
+    day: Mapped[str | None] = mapped_column(String(10))  # ISO date: due, placed or new date
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ItemDecision(Base):

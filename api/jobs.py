@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
@@ -35,7 +35,11 @@ from sqlalchemy.orm import sessionmaker
 from stockplan.api.db import Job, JobState, PlanRow, make_engine, new_id, now, session_factory
 from stockplan.api.executors import Executor as TaskExecutor
 from stockplan.api.executors import LocalExecutor
+from stockplan.api.review_index import index_plan
 from stockplan.solver.processes import die_with_parent
+
+if TYPE_CHECKING:
+    from stockplan.models.problem import Problem
 
 log = logging.getLogger("stockplan.api.jobs")
 
@@ -180,7 +184,7 @@ def _solve_and_store(sessions: sessionmaker, job_id: str, run_token: str) -> Non
                 seconds=plan.solve_seconds)
         return
     _store_plan(sessions, job_id, run_token, plan.model_dump(mode="json", exclude_none=True), plan.status,
-                plan.cost, plan.bound, plan.gap, plan.solve_seconds)
+                plan.cost, plan.bound, plan.gap, plan.solve_seconds, problem)
 
 
 def store_reserve(problem: Any) -> float:
@@ -192,9 +196,9 @@ def store_reserve(problem: Any) -> float:
 def _store_plan(
     sessions: sessionmaker,
     job_id: str, run_token: str, plan: dict[str, Any], outcome: str, cost: float, bound: float | None,
-    gap: float | None, seconds: float,
+    gap: float | None, seconds: float, problem: Problem,
 ) -> None:
-    """Plan row, supersede older plans of the scenario, finish the job: one transaction."""
+    """Plan row and its review index, supersede older plans of the scenario, finish the job: one transaction."""
     from sqlalchemy import case
     plan_id = new_id()
     canceled = Job.cancel_requested.is_(True)
@@ -207,9 +211,11 @@ def _store_plan(
         if not res.rowcount:
             return  # the server gave up on this run; its result must not land
         scenario = s.scalar(select(Job.scenario).where(Job.id == job_id))
-        s.add(PlanRow(id=plan_id, job_id=job_id, scenario=scenario, outcome=outcome, cost=cost, bound=bound,
-                      gap=gap, plan=plan))
+        row = PlanRow(id=plan_id, job_id=job_id, scenario=scenario, outcome=outcome, cost=cost, bound=bound,
+                      gap=gap, plan=plan)
+        s.add(row)
         s.flush()
+        index_plan(s, row, problem)
         if scenario:
             s.execute(update(PlanRow).where(PlanRow.scenario == scenario, PlanRow.id != plan_id,
                                             PlanRow.superseded_by.is_(None)).values(superseded_by=plan_id))

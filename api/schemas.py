@@ -82,3 +82,15 @@ class EditRequest(ApiModel):
     index: Annotated[int, Field(ge=0, le=10_000_000)]
     quantity: Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]
     actor: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class BulkDecisionRequest(ApiModel):
+    """Approve or reject many purchase orders (or shipments) of a plan at once, with one comment."""
+
+    decision: Literal["approve", "reject"]
+    target: Literal["purchase_order", "shipment"] = "purchase_order"
+    indices: Annotated[list[Annotated[int, Field(ge=0, le=10_000_000)]], Field(min_length=1, max_length=100_000)]
+    comment: Annotated[str, Field(max_length=2000)] | None = None
+    #: Who decides, in local development mode only; with API keys it is the key's owner.
+    actor: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+

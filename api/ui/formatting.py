@@ -21,6 +21,10 @@ COST_PARTS: list[tuple[str, str]] = [
     ("lost_sales", "Lost sales"),
     ("shipping", "Shipping"),
 ]
+#: How the filters of the plan's tables are labelled.
+FILTER_LABELS = {"sku": "SKU", "customer": "Customer", "order": "Order", "supplier": "Supplier",
+                 "location": "Location", "status": "Status", "state": "Decision", "priority": "Priority",
+                 "from": "From", "to": "To", "show": "Show"}
 
 
 def missing(value: Any) -> bool:
@@ -82,11 +86,35 @@ def units(value: Any) -> str:
     return "—" if missing(value) else f"{int(value):,}"
 
 
+def item_label(target: str | None) -> str:
+    """An audit target as the pages number items: ``purchase_order:3`` is purchase order #4."""
+    kind, _, index = (target or "").partition(":")
+    if not index.isdigit():
+        return humanize(kind)
+    return f"{humanize(kind)} #{int(index) + 1}"
+
+
+def fix_cost(line: dict[str, Any]) -> dict[str, Any]:
+    """What delivering a late line on time would cost, in words (from the report's pricing of the line)."""
+    pricing = line.get("pricing") or ""
+    kind, _, note = pricing.partition(",")
+    extra = line.get("extra_cost")
+    text = {"exact": signed_money(extra), "upper_bound": f"at most {signed_money(extra)}",
+            "impossible": "cannot be on time", "not_priced": "not priced",
+            "not_proven": "not priced: the plan is not proven optimal"}.get(kind, "—")
+    if kind in ("exact", "upper_bound") and extra is None:
+        text = "—"
+    breaks = note.strip().removeprefix("breaks ").strip() if note else None
+    return {"text": text, "kind": kind or None, "breaks": breaks, "extra": extra}
+
+
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=money, signed_money=signed_money, percent=percent, signed_points=signed_points,
-                       when=when, short=short, humanize=humanize, units=units)
+                       when=when, short=short, humanize=humanize, units=units,
+                       item_label=item_label)
+    env.globals.update(fix_cost=fix_cost, labels=FILTER_LABELS)
     return env
 
 

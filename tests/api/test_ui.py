@@ -117,7 +117,14 @@ def test_list_filters_by_status(shared: Any) -> None:
     assert bad.status_code == 422 and "No status filter &#39;nope&#39;" in bad.text
 
 
-def test_plan_page_shows_exceptions_purchase_orders_by_supplier_notices_charts_and_audit(shared: Any) -> None:
+def details(html: str, cls: str) -> str:
+    """The HTML inside ``<details class=cls>``."""
+    m = re.search(rf'<details class="{cls}">(.*?)</details>', html, re.S)
+    assert m, f"no details {cls}"
+    return m.group(1)
+
+
+def test_plan_page_is_a_work_queue_with_exceptions_first(shared: Any) -> None:
     client, plans = shared
     plan = plans["new"]
     report = plan["plan"]["report"]
@@ -126,46 +133,72 @@ def test_plan_page_shows_exceptions_purchase_orders_by_supplier_notices_charts_a
     html = r.text
     # Header: outcome, cost and its seven parts, bound and gap, fill rate.
     assert "optimal" in html and "2,108.93 · 0.00%" in html
-    parts = section(html, "costparts")
+    parts = details(html, "costparts")
     assert len(plan["plan"]["costs"]) == 7
     for part, value in plan["plan"]["costs"].items():
         assert money(value) in parts, part
     assert "Below safety stock" in html and "99.0%" in html and "24 / 25" in html
-    # Exceptions first: the one short line, with its reason and the price of fixing it.
-    exceptions = section(html, "exceptions")
+    # What needs a decision: the one short line and its money at stake; purchase orders to decide per supplier.
     late = [ln for ln in report["lines"] if ln["status"] != "on_time"]
-    assert len(late) == 1 and late[0]["order"] == "SO-00013"
+    assert len(late) == 1 and late[0]["order"] == "SO-00013" and late[0]["lateness_cost"] > 0
+    attention = section(html, "attention")
+    assert cells(attention, f'<a href="/ui/plans/{plan["id"]}?status=partially_lost">Short</a>') == [
+        "1", str(late[0]["quantity"] - late[0]["delivered_by_due"]), money(late[0]["lateness_cost"])]
+    by_supplier: dict[str, int] = {}
+    for po in report["purchase_orders"]:
+        by_supplier[po["supplier"]] = by_supplier.get(po["supplier"], 0) + 1
+    for supplier, n in by_supplier.items():
+        link = f'<a href="/ui/plans/{plan["id"]}/purchase-orders?supplier={supplier}">{supplier}</a>'
+        assert cells(attention, link)[0] == f"{n} of {n}"
+        assert f"Approve all {n}<span class=\"sr-only\"> open purchase orders from {supplier}" in attention
+    # The exceptions table: the short line with its reason, what is at stake and the price of fixing it.
+    exceptions = section(html, "exceptions")
     assert "SO-00013 · 0" in exceptions and "partially lost" in exceptions
     assert late[0]["reason"] in exceptions and "cannot be on time" in exceptions
-    assert html.index('id="exceptions"') < html.index('id="purchase-orders"') < html.index('id="shipments"')
-    # Purchase orders, grouped by supplier: each under its supplier's heading, with its terms and why.
-    pos = section(html, "purchase-orders")
-    groups = re.split(r'<h3 id="sup-\d+">', pos)[1:]
-    by_supplier = {g.split()[0]: set(re.findall(r'<tr id="po-(\d+)">', g)) for g in groups}
-    expected: dict[str, set[str]] = {}
-    for po in report["purchase_orders"]:
-        expected.setdefault(po["supplier"], set()).add(str(po["index"]))
-    assert by_supplier == expected and set(expected) == {"SUP-1", "SUP-2"}
-    ag12 = next(po for po in report["purchase_orders"] if po["agreement"] == "AG-12")
-    row = re.search(rf'<tr id="po-{ag12["index"]}">(.*?)</tr>', pos, re.S).group(1)  # type: ignore[union-attr]
-    assert "AG-12" in row and "packs of 10" in row and ag12["reason"] in row and ag12["arrival_date"] in row
-    assert money(ag12["unit_price"]) in row and f'hx-post="/ui/plans/{plan["id"]}/edits"' in row
-    assert f'id="po-approve-{ag12["index"]}"' in row and 'value="reject"' in row
-    # Shipments per order with the promised dates; the customer notice.
-    shipments = section(html, "shipments")
-    assert shipments.count("<tr>") == len(report["orders"]) + 1  # header row too
-    order = next(o for o in report["orders"] if o["order"] == "SO-00010")
-    assert re.search(rf'SO-00010</th>.*?{order["promised_date"]}', shipments, re.S)
-    assert report["notices"][0]["message"] in section(html, "notices")
-    # One chart per SKU and location, each with the end stock of every period and the safety-stock line.
-    stock = section(html, "stock")
-    assert stock.count('role="img"') == len(report["stock"]) == 8
-    assert stock.count('class="safety"') == 8 and stock.count('<polyline points=') >= 8
-    assert "Projected stock of SKU-0003 at WH-0" in stock and "below safety" in stock
-    assert "No decision or edit yet." in section(html, "audit")
+    assert "Rows 1–1 of 1" in exceptions
+    # The other sections are pages of their own, linked from every plan page.
+    for name in ("purchase-orders", "shipments", "notices", "stock", "audit"):
+        assert f'href="/ui/plans/{plan["id"]}/{name}"' in html
     assert f'href="/v1/plans/{plan["id"]}/export?format=csv"' in html
     assert f'href="/v1/plans/{plan["id"]}/export?format=json"' in html
     assert f'/ui/compare?a={plans["old"]["id"]}&amp;b={plan["id"]}' in html  # from the plan it superseded
+
+
+def test_plan_sections_show_purchase_orders_shipments_notices_charts_and_audit(shared: Any) -> None:
+    client, plans = shared
+    plan = plans["new"]
+    pid = plan["id"]
+    report = plan["plan"]["report"]
+    # Purchase orders, sorted by supplier; a filter to one supplier shows exactly its purchase orders.
+    pos = section(client.get(f"/ui/plans/{pid}/purchase-orders").text, "purchase-orders")
+    shown = [int(i) for i in re.findall(r'<tr id="po-(\d+)">', pos)]
+    supplier_of = {po["index"]: po["supplier"] for po in report["purchase_orders"]}
+    assert sorted(shown) == sorted(supplier_of) and [supplier_of[i] for i in shown] == sorted(supplier_of.values())
+    sup1 = section(client.get(f"/ui/plans/{pid}/purchase-orders?supplier=SUP-1").text, "purchase-orders")
+    assert {int(i) for i in re.findall(r'<tr id="po-(\d+)">', sup1)} == {
+        i for i, s in supplier_of.items() if s == "SUP-1"}
+    ag12 = next(po for po in report["purchase_orders"] if po["agreement"] == "AG-12")
+    row = re.search(rf'<tr id="po-{ag12["index"]}">(.*?)</tr>', pos, re.S).group(1)  # type: ignore[union-attr]
+    assert "AG-12" in row and "packs of 10" in row and ag12["reason"] in row and ag12["arrival_date"] in row
+    assert money(ag12["unit_price"]) in row and f'hx-post="/ui/plans/{pid}/edits"' in row
+    assert f'id="po-approve-{ag12["index"]}"' in row and 'value="reject"' in row
+    assert f'id="pick-{ag12["index"]}"' in row  # selectable for a bulk decision
+    # Shipments per order with the promised dates; the customer notice.
+    shipments = section(client.get(f"/ui/plans/{pid}/shipments").text, "shipments")
+    assert shipments.count("<tr>") == len(report["orders"]) + 1  # header row too
+    order = next(o for o in report["orders"] if o["order"] == "SO-00010")
+    assert re.search(rf'SO-00010</th>.*?{order["promised_date"]}', shipments, re.S)
+    assert report["notices"][0]["message"] in section(client.get(f"/ui/plans/{pid}/notices").text, "notices")
+    # Charts of the SKU-locations needing attention (below safety stock, or a late line), all on demand.
+    troubled = {(p["sku"], p["location"]) for p in report["stock"] if any(p["below_safety"])}
+    troubled |= {(ln["sku"], ln["location"]) for ln in report["lines"] if ln["status"] != "on_time"}
+    stock = section(client.get(f"/ui/plans/{pid}/stock").text, "stock")
+    assert stock.count('role="img"') == len(troubled) < len(report["stock"]) == 8
+    assert "Projected stock of SKU-0003 at WH-0" in stock and "below safety" in stock
+    every = section(client.get(f"/ui/plans/{pid}/stock?show=all").text, "stock")
+    assert every.count('role="img"') == 8 and every.count('class="safety"') == 8
+    assert "No decision or edit yet." in section(client.get(f"/ui/plans/{pid}/audit").text, "audit")
+    assert client.get(f"/ui/plans/{pid}/nothing-here").status_code == 404
 
 
 def test_priced_exceptions_say_what_fixing_costs(shared: Any) -> None:
@@ -173,15 +206,17 @@ def test_priced_exceptions_say_what_fixing_costs(shared: Any) -> None:
     html = client.get(f"/ui/plans/{plans['tc']['id']}").text
     exceptions = section(html, "exceptions")
     # three-customers: three lines late by two periods; on time costs nothing extra, but only by breaking fair share.
-    assert exceptions.count(">backordered<") == 3 and exceptions.count("2 periods late") == 3
+    assert exceptions.count('class="badge line-backordered">backordered<') == 3
+    assert exceptions.count("2 periods late") == 3
     assert exceptions.count("±0.00") == 3 and "only by setting the fair share policy aside" in exceptions
 
 
 def test_superseded_plan_cannot_be_approved_or_edited_from_its_page(shared: Any) -> None:
     client, plans = shared
-    html = client.get(f"/ui/plans/{plans['old']['id']}").text
+    html = client.get(f"/ui/plans/{plans['old']['id']}/purchase-orders").text
     assert "disabled" in button(html, "approve-plan") and "approve that one instead" in html
     assert "not editable (superseded)" in html and 'hx-post="' not in html
+    assert "disabled" in button(html, "bulk-approve") and "Approve all" not in html
     r = client.post(f"/ui/plans/{plans['old']['id']}/decisions", data={"decision": "approve", "target": "plan"})
     assert r.status_code == 409 and plans["new"]["id"] in r.text and 'role="alert"' in r.text
     assert client.get(f"/v1/plans/{plans['old']['id']}").json()["state"] == "proposed"
@@ -195,8 +230,9 @@ def test_an_edit_is_checked_at_once_and_approval_waits_for_a_fix(shared: Any) ->
     ordered = plan["plan"]["purchase_orders"][index]["quantity"]
     n_pos = len(plan["plan"]["purchase_orders"])
     # Break the pack size (AG-12 sells packs of 10): the fragment names the rule, and approving is disabled.
-    r = client.post(f"/ui/plans/{pid}/edits", headers=HX,
-                    data={"target": "purchase_order", "index": str(index), "quantity": str(ordered + 5)})
+    shown = ",".join(str(i) for i in range(n_pos))  # the purchase orders on the page the edit was made on
+    r = client.post(f"/ui/plans/{pid}/edits", headers=HX, data={"target": "purchase_order", "index": str(index),
+                                                                "quantity": str(ordered + 5), "shown": shown})
     assert r.status_code == 200
     fragment = r.text
     verdict = fragment.split('<section id="decision"')[0]
@@ -240,9 +276,9 @@ def test_an_edit_is_checked_at_once_and_approval_waits_for_a_fix(shared: Any) ->
     assert approved.status_code == 303 and approved.headers["location"].startswith(f"/ui/plans/{pid}?done=approve")
     page = client.get(approved.headers["location"]).text
     assert "Approved the plan." in page and "by <strong>pat</strong>" in page
-    audit = section(page, "audit")
+    audit = section(client.get(f"/ui/plans/{pid}/audit").text, "audit")  # newest first
     assert [m for m in re.findall(r"<td>(pat|local-dev)</td><td>(\w+)</td>", audit)] == [
-        ("local-dev", "edit"), ("local-dev", "edit"), ("pat", "approve")]
+        ("pat", "approve"), ("local-dev", "edit"), ("local-dev", "edit")]
     assert "packs of ten" in audit
     view = client.get(f"/v1/plans/{pid}").json()
     assert view["state"] == "approved" and view["decided_by"] == "pat"
@@ -259,9 +295,15 @@ def test_without_htmx_an_edit_posts_and_the_page_shows_the_verdict(shared: Any) 
     r = client.post(f"/ui/plans/{plan['id']}/edits", data={"index": "0", "quantity": "6"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("#po-0")
     html = client.get(r.headers["location"]).text
+    assert "Changed purchase order #1." in html
     decision = section(html, "decision")
     assert "The edited plan breaks" in decision and "stock_negative" in decision
-    assert "disabled" in button(html, "approve-plan") and "edited · solved 7" in html
+    pos = client.get(f"/ui/plans/{plan['id']}/purchase-orders").text
+    assert "disabled" in button(pos, "approve-plan") and "edited · solved 7" in pos
+    # From the purchase orders page (its form says so), the answer returns there.
+    back = client.post(f"/ui/plans/{plan['id']}/edits", follow_redirects=False,
+                       data={"index": "0", "quantity": "7", "next": f"/ui/plans/{plan['id']}/purchase-orders"})
+    assert back.headers["location"].startswith(f"/ui/plans/{plan['id']}/purchase-orders?done=edit")
 
 
 def test_a_plan_solved_without_its_report_still_has_a_page(shared: Any) -> None:
@@ -270,11 +312,15 @@ def test_a_plan_solved_without_its_report_still_has_a_page(shared: Any) -> None:
     job = client.post("/v1/jobs?wait=60", json=body).json()
     job = wait_for_job(client, job["id"]) if job["state"] != "succeeded" else job
     assert job["state"] == "succeeded" and "report" not in job["plan"]["plan"]
-    r = client.get(f"/ui/plans/{job['plan_id']}")
+    pid = job["plan_id"]
+    r = client.get(f"/ui/plans/{pid}")
     assert r.status_code == 200 and "solved without its report" in r.text
-    assert cells(r.text, "#1")[:3] == ["AG-1 primary", "CHOC-BOX → WH-1", "7"]
-    assert "COCOA-CO" in section(r.text, "purchase-orders") and "SO-2" in section(r.text, "shipments")
-    assert "No stock projection" in r.text
+    pos = client.get(f"/ui/plans/{pid}/purchase-orders").text
+    row = re.search(r'<tr id="po-0">(.*?)</tr>', pos, re.S).group(1)  # type: ignore[union-attr]
+    text = [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert "#1</th>" in row and text[1:4] == ["COCOA-CO AG-1 · primary", "CHOC-BOX → WH-1", "7"]
+    assert "SO-2" in section(client.get(f"/ui/plans/{pid}/shipments").text, "shipments")
+    assert "No stock projection" in client.get(f"/ui/plans/{pid}/stock").text
 
 
 def test_compare_shows_cost_deltas_and_changed_decisions(shared: Any) -> None:

@@ -1,22 +1,25 @@
-"""Routes: the plans list (``/ui``)."""
+"""Route: the plans list (``/ui``), for triage: what each plan leaves late or lost, and how sure it is."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, defer
 
 from stockplan.api import services
 from stockplan.api.db import JobState, PlanRow
 from stockplan.api.deps import SessionDep
+from stockplan.api.review_index import ensure_indexed
 from stockplan.api.ui.errors import UiError
 from stockplan.api.ui.web import error_page, page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-LIST_LIMIT = 200
+PAGE_SIZE = 50
 STATUS_FILTERS: dict[str, str] = {
     "all": "All",
     "review": "Awaiting review",
@@ -26,25 +29,8 @@ STATUS_FILTERS: dict[str, str] = {
 }
 
 
-def _problem_summary(plan: dict[str, Any]) -> str:
-    report = plan.get("report")
-    if not report:
-        return f"{len(plan.get('shipments', []))} shipments, {len(plan.get('purchase_orders', []))} purchase orders"
-    orders = len(report.get("orders", [])) + len(report.get("orders_outside_horizon", []))
-    skus = len({p["sku"] for p in report.get("stock", [])})
-    dates = report.get("period_dates") or []
-    start = f" from {dates[0]}" if dates else ""
-    return f"{orders} orders, {skus} SKUs, {len(dates)} periods{start}"
-
-
-def _list_row(s: Session, row: PlanRow) -> dict[str, Any]:
-    view = services.plan_view(s, row, include_plan=False)
-    kpis = (row.plan.get("report") or {}).get("kpis") or {}
-    return view | {"summary": _problem_summary(row.plan), "fill_rate": kpis.get("fill_rate"),
-                   "created": row.created_at, "edited": bool(row.edits and any(row.edits.values()))}
-
-
-def _filtered(q: Any, status: str, scenario: str | None) -> Any:
+def _filtered(q: Select[Any], status: str, scenario: str | None, start: dt.date | None,
+              end: dt.date | None) -> Select[Any]:
     if status == "review":
         q = q.where(PlanRow.state == "proposed", PlanRow.superseded_by.is_(None))
     elif status in ("approved", "rejected"):
@@ -53,7 +39,45 @@ def _filtered(q: Any, status: str, scenario: str | None) -> Any:
         q = q.where(PlanRow.superseded_by.is_not(None))
     if scenario is not None:
         q = q.where(PlanRow.scenario == scenario)
+    if start is not None:
+        q = q.where(PlanRow.created_at >= dt.datetime.combine(start, dt.time(), dt.UTC))
+    if end is not None:
+        q = q.where(PlanRow.created_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC))
     return q
+
+
+def _day(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UiError(422, "Invalid filter", f"{name} must be a date such as 2026-12-07, not {value!r}",
+                      [{"path": name, "message": "not a date (YYYY-MM-DD)"}]) from None
+
+
+def _list_row(s: Session, row: PlanRow, supersedes: str | None) -> dict[str, Any]:
+    summary = ensure_indexed(s, row)
+    exceptions = summary.get("exceptions") or {}
+    kpis = summary.get("kpis") or {}
+    return {"id": row.id, "scenario": row.scenario, "state": row.state, "superseded_by": row.superseded_by,
+            "supersedes": supersedes, "outcome": row.outcome, "cost": row.cost, "gap": row.gap,
+            "decided_by": row.decided_by, "created": row.created_at,
+            "edited": bool(row.edits and any(row.edits.values())), "time_limit": row.outcome == "time_limit",
+            "late": int((exceptions.get("backordered") or {}).get("lines", 0)),
+            "short": int((exceptions.get("partially_lost") or {}).get("lines", 0))
+            + int((exceptions.get("lost") or {}).get("lines", 0)),
+            "units_lost": kpis.get("units_lost"), "fill_rate": kpis.get("fill_rate"),
+            "summary": _problem_words(summary)}
+
+
+def _problem_words(summary: dict[str, Any]) -> str:
+    """The plan's problem in a few words: orders, SKUs, periods and start (or, without a report, its items)."""
+    if not summary.get("has_report"):
+        return f"{summary.get('n_shipments', 0):,} shipments, {summary.get('n_purchase_orders', 0):,} purchase orders"
+    dates = summary.get("period_dates") or []
+    start = f" from {dates[0]}" if dates else ""
+    return f"{summary.get('orders', 0):,} orders, {summary.get('skus', 0):,} SKUs, {len(dates)} periods{start}"
 
 
 def default_pair(plans: list[dict[str, Any]]) -> tuple[str | None, str | None]:
@@ -67,19 +91,42 @@ def default_pair(plans: list[dict[str, Any]]) -> tuple[str | None, str | None]:
 
 @router.get("", response_class=HTMLResponse)
 def plans_list(request: Request, s: SessionDep, status: str = "all", scenario: str | None = None) -> Response:
-    """Newest plans first, filtered by status (and scenario); pick two to compare."""
-    if status not in STATUS_FILTERS:
-        return error_page(request, s, UiError(422, "Unknown filter", f"no status filter {status!r}; use one of "
-                                              f"{', '.join(STATUS_FILTERS)}"))
+    """Newest plans first, filtered by status, scenario and creation date, 50 a page; pick two to compare."""
+    query = dict(request.query_params)
+    start, end, raw_page = query.get("from"), query.get("to"), query.get("page") or "1"
+    try:
+        if status not in STATUS_FILTERS:
+            raise UiError(422, "Unknown filter", f"no status filter {status!r}; use one of {', '.join(STATUS_FILTERS)}")
+        if not raw_page.isdigit() or int(raw_page) < 1:
+            raise UiError(422, "Invalid page", f"page must be a whole number from 1, not {raw_page!r}",
+                          [{"path": "page", "message": "not a page number"}])
+        first, last = _day(start, "from"), _day(end, "to")
+    except UiError as exc:
+        return error_page(request, s, exc)
+    number = int(raw_page)
     scenario = scenario or None
-    rows = s.scalars(_filtered(select(PlanRow), status, scenario)
-                     .order_by(PlanRow.created_at.desc(), PlanRow.id).limit(LIST_LIMIT + 1)).all()
-    counts = {key: int(s.scalar(_filtered(select(func.count(PlanRow.id)), key, scenario)) or 0)
+    total = int(s.scalar(_filtered(select(func.count(PlanRow.id)), status, scenario, first, last)) or 0)
+    rows = s.scalars(_filtered(select(PlanRow).options(defer(PlanRow.plan)), status, scenario, first, last)
+                     .order_by(PlanRow.created_at.desc(), PlanRow.id)
+                     .limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).all()
+    ids = [r.id for r in rows]
+    supersedes = dict(s.execute(select(PlanRow.superseded_by, PlanRow.id).where(PlanRow.superseded_by.in_(ids))
+                                .order_by(PlanRow.created_at)).tuples().all()) if ids else {}
+    counts = {key: int(s.scalar(_filtered(select(func.count(PlanRow.id)), key, scenario, first, last)) or 0)
               for key in STATUS_FILTERS}
     jobs = services.jobs_by_state(s)
-    plans = [_list_row(s, r) for r in rows[:LIST_LIMIT]]
+    plans = [_list_row(s, r, supersedes.get(r.id)) for r in rows]
+    keep = {k: v for k, v in {"scenario": scenario, "from": start, "to": end}.items() if v}
+    pages = max(1, -(-total // PAGE_SIZE))
+
+    def link(**changes: Any) -> str:
+        params = {"status": status, **keep, **changes}
+        return "/ui?" + urlencode({k: v for k, v in params.items() if v not in (None, "", 1)})
+
     return page(request, s, "plans.html", {
-        "title": "Plans", "plans": plans, "more": len(rows) > LIST_LIMIT, "pair": default_pair(plans),
-        "status": status, "scenario": scenario, "filters": STATUS_FILTERS, "counts": counts,
-        "pending": jobs.get(JobState.QUEUED, 0) + jobs.get(JobState.RUNNING, 0),
+        "title": "Plans", "plans": plans, "pair": default_pair(plans), "status": status, "scenario": scenario,
+        "filters": STATUS_FILTERS, "counts": counts, "keep": keep, "from": start or "", "to": end or "",
+        "pending": jobs.get(JobState.QUEUED, 0) + jobs.get(JobState.RUNNING, 0), "total": total,
+        "page_no": number, "pages": pages, "first": min(total, (number - 1) * PAGE_SIZE + 1),
+        "last": min(total, number * PAGE_SIZE), "link": link,
     })

@@ -22,6 +22,8 @@ from stockplan.api.ui.tables import SECTIONS, open_purchase_orders_by_supplier
 
 #: Above this gap the header says the plan is not proven near-optimal.
 GAP_WARNING = 0.02
+#: Suppliers listed under "needs a decision" (most money still to decide first).
+SUPPLIERS_SHOWN = 8
 EXCEPTION_LABELS = {"backordered": "Late", "partially_lost": "Short", "lost": "Lost"}
 
 
@@ -87,7 +89,10 @@ def attention(s: Session, row: PlanRow, summary: dict[str, Any]) -> dict[str, An
     cards = [{"status": k, "label": label, **exceptions.get(k, {"lines": 0, "units": 0, "stake": 0.0})}
              for k, label in EXCEPTION_LABELS.items()]
     suppliers = open_purchase_orders_by_supplier(s, row)
-    return {"exceptions": cards, "suppliers": suppliers, "open_pos": sum(x["open"] for x in suppliers),
+    # The suppliers with the most money still to decide; the rest are one filter away on the purchase orders page.
+    top = sorted(suppliers, key=lambda x: (x["open"] == 0, -x["cost"], x["supplier"]))[:SUPPLIERS_SHOWN]
+    return {"exceptions": cards, "suppliers": top,
+            "n_suppliers": len(suppliers), "open_pos": sum(x["open"] for x in suppliers),
             "warnings": warnings_of(row, summary)}
 
 

@@ -33,9 +33,9 @@ def test_a_stored_plan_has_its_summary_and_one_row_per_reviewed_thing(solved: An
         row = s.get(PlanRow, view["id"])
         assert row is not None and row.summary is not None
         kinds = dict(s.execute(select(ReviewRow.kind, func.count()).where(ReviewRow.plan_id == row.id)
-                               .group_by(ReviewRow.kind)).tuples().all())
+                               .group_by(ReviewRow.kind)).all())
         stakes = dict(s.execute(select(ReviewRow.item, ReviewRow.stake).where(
-            ReviewRow.plan_id == row.id, ReviewRow.kind == "line")).tuples().all())
+            ReviewRow.plan_id == row.id, ReviewRow.kind == "line")).all())
         summary = row.summary
     late = [i for i, ln in enumerate(report["lines"]) if ln["status"] in EXCEPTION_STATUSES]
     assert kinds == {"line": len(late), "purchase_order": len(plan["purchase_orders"]),

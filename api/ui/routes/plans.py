@@ -111,7 +111,7 @@ def plans_list(request: Request, s: SessionDep, status: str = "all", scenario: s
                      .limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).all()
     ids = [r.id for r in rows]
     supersedes = dict(s.execute(select(PlanRow.superseded_by, PlanRow.id).where(PlanRow.superseded_by.in_(ids))
-                                .order_by(PlanRow.created_at)).tuples().all()) if ids else {}
+                                .order_by(PlanRow.created_at)).all()) if ids else {}
     counts = {key: int(s.scalar(_filtered(select(func.count(PlanRow.id)), key, scenario, first, last)) or 0)
               for key in STATUS_FILTERS}
     jobs = services.jobs_by_state(s)

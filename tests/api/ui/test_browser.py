@@ -1,22 +1,9 @@
-"""The review pages in a real browser: Playwright (sync API) drives Debian's Chromium, headless, at 1280×800,
-against ``stockplan serve`` running in a subprocess on a fresh SQLite file.
-
-Chromium is the system's (``/usr/bin/chromium``, installed by ``.ci/run``), never a Playwright download; when it
-or Playwright (the ``test`` extra) is missing, these tests are skipped saying which and how to get it. Screenshots
-go to each test's temporary folder; with ``STOCKPLAN_SCREENSHOTS=docs`` the plan page is also written to
-``docs/plan-page.png`` (the README's picture).
-"""
+"""The review pages of a bundled example in a real browser (fixtures in ``conftest.py``): edit a purchase
+order and see the verdict at once, approve by keyboard, compare two plans, a stale page, an unknown plan."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,81 +12,9 @@ import httpx
 import pytest
 
 from stockplan.api.ui.formatting import signed_money
-from tests.api.conftest import example_problem
+from tests.api.ui.conftest import VIEWPORT, needs_browser, screenshot, solve
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS_ENV = "STOCKPLAN_SCREENSHOTS"
-VIEWPORT = {"width": 1280, "height": 800}
-
-
-def missing_browser() -> str | None:
-    """Why the browser tests cannot run here (Playwright or Chromium missing), or None when they can."""
-    if importlib.util.find_spec("playwright") is None:
-        return "the browser tests need Playwright (the test extra): pip install -c constraints.txt -e '.[test]'"
-    if not CHROMIUM.exists():
-        return (f"the browser tests need Chromium at {CHROMIUM} (Debian's package: apt-get install chromium; "
-                ".ci/run installs it). Playwright's own browser download is not used.")
-    return None
-
-
-# Checked before any fixture runs, so a machine without a browser skips these without starting a server.
-MISSING = missing_browser()
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``stockplan serve`` on a free port and a fresh database (local development mode); its base URL."""
-    folder = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPLAN_")}
-    env.update(STOCKPLAN_WORKERS="2", STOCKPLAN_DEFAULT_TIME_LIMIT="30", STOCKPLAN_MAX_WAIT="60")
-    log_path = folder / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "stockplan.api.cli", "serve", "--port", str(port),
-                                 "--database-url", f"sqlite:///{folder / 'stockplan.db'}"],
-                                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"stockplan serve did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def solve(base: str, name: str, scenario: str) -> dict[str, Any]:
-    r = httpx.post(f"{base}/v1/jobs?wait=60", json={"problem": example_problem(name), "scenario": scenario},
-                   timeout=120)
-    job = r.json()
-    deadline = time.monotonic() + 120
-    while job["state"] not in ("succeeded", "failed", "canceled") and time.monotonic() < deadline:
-        time.sleep(0.2)
-        job = httpx.get(f"{base}/v1/jobs/{job['id']}", timeout=10).json()
-    assert job["state"] == "succeeded", job
-    plan: dict[str, Any] = httpx.get(f"{base}/v1/plans/{job['plan_id']}", timeout=10).json()
-    return plan
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
@@ -107,45 +22,6 @@ def plans(server: str) -> dict[str, dict[str, Any]]:
     """mixed-small solved twice in one scenario: the second supersedes the first."""
     old = solve(server, "mixed-small", "eu-weekly")
     return {"old": old, "new": solve(server, "mixed-small", "eu-weekly")}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    reason = missing_browser()
-    if reason is not None:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=VIEWPORT)
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-def screenshot(page: Any, folder: Path, name: str, docs: bool = False) -> Path:
-    """Into the test's folder; the README's copy too when STOCKPLAN_SCREENSHOTS names a folder (``docs``)."""
-    path = folder / name
-    page.screenshot(path=str(path))
-    target = os.environ.get(SCREENSHOTS_ENV)
-    if docs and target:
-        out = Path(target) if Path(target).is_absolute() else ROOT / target
-        out.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(out / name))
-    assert path.stat().st_size > 10_000
-    return path
 
 
 def test_review_edit_and_approve_a_plan(server: str, plans: dict[str, Any], page: Any, tmp_path: Path) -> None:
@@ -158,12 +34,17 @@ def test_review_edit_and_approve_a_plan(server: str, plans: dict[str, Any], page
     expect(page).to_have_url(f"{server}/ui/plans/{pid}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Plan {pid[:8]}")
     expect(page.locator("#exceptions")).to_contain_text("SO-00013")
-    expect(page.locator("#stock svg[role=img]")).to_have_count(8)
+    expect(page.locator("#attention")).to_contain_text("Short")
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]  # no sideways scrolling
-    screenshot(page, tmp_path, "plan-page.png", docs=True)
+    page.get_by_role("link", name=re.compile("^Projected stock")).click()
+    expect(page.locator("#stock svg[role=img]").first).to_be_visible()
+    page.get_by_role("link", name="show all").click()
+    expect(page.locator("#stock svg[role=img]")).to_have_count(8)
 
     index = next(i for i, po in enumerate(plan["plan"]["purchase_orders"]) if po["agreement"] == "AG-12")
     ordered = plan["plan"]["purchase_orders"][index]["quantity"]
+    page.get_by_role("link", name=re.compile("^Purchase orders")).click()
+    expect(page).to_have_url(f"{server}/ui/plans/{pid}/purchase-orders")
     row = page.locator(f"#po-{index}")
     verdict = page.locator(f"#po-{index}-verdict")
     approve = page.locator("#approve-plan")
@@ -185,7 +66,7 @@ def test_review_edit_and_approve_a_plan(server: str, plans: dict[str, Any], page
     expect(approve).to_be_disabled()
     assert httpx.get(f"{server}/v1/plans/{pid}", timeout=10).json()["state"] == "proposed"
     # Fix it: the cost delta is shown and approving is possible again.
-    page.goto(f"{server}/ui/plans/{pid}")
+    page.goto(f"{server}/ui/plans/{pid}/purchase-orders")
     row.get_by_label(f"New quantity for purchase order #{index + 1}").fill(str(ordered + 10))
     row.get_by_role("button", name=f"Check purchase order #{index + 1}").click()
     expect(verdict).to_contain_text("breaks no rule")
@@ -199,16 +80,17 @@ def test_review_edit_and_approve_a_plan(server: str, plans: dict[str, Any], page
     tabs = 0
     while page.evaluate("document.activeElement.id") != "approve-plan":
         tabs += 1
-        assert tabs < 20, "Tab did not reach the approve button within 20 presses"
+        assert tabs < 30, "Tab did not reach the approve button within 30 presses"
         page.keyboard.press("Tab")
     outline = page.evaluate("(() => { const s = getComputedStyle(document.activeElement); "
                             "return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
     assert outline[0] != "none" and outline[1] >= 2
     page.keyboard.press("Enter")
     expect(page.locator(".flash")).to_have_text("Approved the plan.")
-    last = page.locator("#audit tbody tr").last
-    expect(last).to_contain_text("local-dev")
-    expect(last).to_contain_text("approve")
+    page.get_by_role("link", name=re.compile("^Audit trail")).click()
+    newest = page.locator("#audit tbody tr").first
+    expect(newest).to_contain_text("local-dev")
+    expect(newest).to_contain_text("approve")
     expect(page.locator("#audit tbody tr")).to_have_count(3)  # edit, edit, approve
     view = httpx.get(f"{server}/v1/plans/{pid}", timeout=10).json()
     assert view["state"] == "approved" and view["decided_by"] == "local-dev"
@@ -252,7 +134,7 @@ def test_a_stale_page_says_why_an_edit_is_refused(server: str, page: Any) -> Non
     from playwright.sync_api import expect
 
     plan = solve(server, "three-customers", "browser-stale")
-    page.goto(f"{server}/ui/plans/{plan['id']}")
+    page.goto(f"{server}/ui/plans/{plan['id']}/purchase-orders")
     r = httpx.post(f"{server}/v1/plans/{plan['id']}/decisions", json={"decision": "approve", "actor": "sam"},
                    timeout=10)
     assert r.status_code == 200

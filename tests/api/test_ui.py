@@ -349,6 +349,11 @@ def test_compare_shows_cost_deltas_and_changed_decisions(shared: Any) -> None:
                 if po["agreement"] == "AG-0" and po["period"] == first_ag0)
     assert cells(other, "AG-0")[3:] == ["—", str(added), f"added +{added}"]
     assert cells(other, "SO-1 · 0") == ["WH-1", "2026-12-07", "3", "—", "removed −3"]
+    # Those line-level rows sit behind a closed toggle, after the per-order and per-SKU summaries.
+    lines = section(other, "lines")
+    assert re.search(r"<details[^>]*>\s*<summary>", lines) and "<details class=\"lines\" open" not in lines
+    assert "AG-1</th>" in lines and "SO-1 · 0</th>" in lines
+    assert other.index('id="orders"') < other.index('id="skus"') < other.index('id="lines"')
     swapped = client.get(f"/ui/compare?a={plans['new']['id']}&b={plans['tc']['id']}").text
     assert "−2,082.93" in swapped and "tone-better" in swapped
     assert client.get("/ui/compare?a=" + plans["new"]["id"]).status_code == 422

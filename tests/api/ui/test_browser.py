@@ -116,6 +116,13 @@ def test_compare_two_plans_picked_from_the_list(server: str, plans: dict[str, An
     b_cost = httpx.get(f"{server}/v1/plans/{new}/evaluation", timeout=10).json()["cost"]
     total = page.locator("tr.total")
     expect(total).to_contain_text(signed_money(b_cost - plans["old"]["cost"]))
+    # The line-level rows are behind a closed toggle: hidden until its summary is clicked.
+    lines = page.locator("details.lines")
+    expect(lines).not_to_have_attribute("open", "")
+    expect(page.get_by_text("Shipments that changed", exact=True)).to_be_hidden()
+    lines.locator("summary").click()
+    expect(lines).to_have_attribute("open", "")
+    expect(page.get_by_text("Shipments that changed", exact=True)).to_be_visible()
     edits = view["edits"].get("purchase_orders", {})
     if edits:
         ((index, quantity),) = edits.items()

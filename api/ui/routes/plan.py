@@ -63,6 +63,10 @@ def _rows_with_edits(row: PlanRow, rows: list[dict[str, Any]], kind: str) -> lis
     return out
 
 
+def section_path(plan_id: str, section: str) -> str:
+    return f"/ui/plans/{plan_id}" + ("" if section == "exceptions" else f"/{section}")
+
+
 def section_context(s: Session, row: PlanRow, section: str, query: dict[str, str]) -> dict[str, Any]:
     ctx = header(s, row, section)
     if section == "audit":
@@ -82,8 +86,7 @@ def section_context(s: Session, row: PlanRow, section: str, query: dict[str, str
     if section == "stock":
         dates = ctx["summary"].get("period_dates") or []
         rows = [stock_chart(r, dates) | {"item": r["item"]} for r in rows]
-    base = f"/ui/plans/{row.id}" + ("" if section == "exceptions" else f"/{section}")
-    return ctx | {"view": view, "result": result, "rows": rows, "base": base,
+    return ctx | {"view": view, "result": result, "rows": rows, "base": section_path(row.id, section),
                   "filter_params": {k: v for k, v in view.params().items() if k not in ("page", "sort")}}
 
 
@@ -97,6 +100,10 @@ def _render(request: Request, s: Session, plan_id: str, section: str, extra: dic
     try:
         row = load_plan_row(s, plan_id)
         query = _query(request)
+        if section != "audit" and "" in query.values():
+            # A filter form sends its empty fields too: answer with the view's own, shorter address.
+            view = read_view(SECTIONS[section], query)
+            return RedirectResponse(root_of(request) + view.url(section_path(row.id, section)), status_code=303)
         ctx = section_context(s, row, section, query)
     except UiError as exc:
         return error_page(request, s, exc)

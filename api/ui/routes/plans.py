@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, defer
 
@@ -16,7 +16,7 @@ from stockplan.api.db import JobState, PlanRow
 from stockplan.api.deps import SessionDep
 from stockplan.api.review_index import ensure_indexed
 from stockplan.api.ui.errors import UiError
-from stockplan.api.ui.web import error_page, page
+from stockplan.api.ui.web import error_page, page, root_of
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 PAGE_SIZE = 50
@@ -105,6 +105,14 @@ def plans_list(request: Request, s: SessionDep, status: str = "all", scenario: s
         return error_page(request, s, exc)
     number = int(raw_page)
     scenario = scenario or None
+    keep = {k: v for k, v in {"scenario": scenario, "from": start, "to": end}.items() if v}
+
+    def link(**changes: Any) -> str:
+        params = {"status": status, **keep, **changes}
+        return "/ui?" + urlencode({k: v for k, v in params.items() if v not in (None, "", 1)})
+
+    if "" in query.values():  # the filter form's empty fields: the list at its own, shorter address
+        return RedirectResponse(root_of(request) + link(page=number), status_code=303)
     total = int(s.scalar(_filtered(select(func.count(PlanRow.id)), status, scenario, first, last)) or 0)
     rows = s.scalars(_filtered(select(PlanRow).options(defer(PlanRow.plan)), status, scenario, first, last)
                      .order_by(PlanRow.created_at.desc(), PlanRow.id)
@@ -116,12 +124,7 @@ def plans_list(request: Request, s: SessionDep, status: str = "all", scenario: s
               for key in STATUS_FILTERS}
     jobs = services.jobs_by_state(s)
     plans = [_list_row(s, r, supersedes.get(r.id)) for r in rows]
-    keep = {k: v for k, v in {"scenario": scenario, "from": start, "to": end}.items() if v}
     pages = max(1, -(-total // PAGE_SIZE))
-
-    def link(**changes: Any) -> str:
-        params = {"status": status, **keep, **changes}
-        return "/ui?" + urlencode({k: v for k, v in params.items() if v not in (None, "", 1)})
 
     return page(request, s, "plans.html", {
         "title": "Plans", "plans": plans, "pair": default_pair(plans), "status": status, "scenario": scenario,

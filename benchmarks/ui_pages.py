@@ -321,7 +321,7 @@ def _load(page: Any, url: str) -> dict[str, Any]:
         # First paint, then the document parsed, then loaded: each step's figure kept if a later one times out.
         page.wait_for_function("() => performance.getEntriesByType('paint').length > 0", polling=20)
         timing |= {k: v for k, v in page.evaluate(TIMING_JS).items() if v}
-        left = max(1_000.0, LOAD_TIMEOUT_MS - 1000.0 * (time.perf_counter() - began))
+        left = round(max(1_000.0, LOAD_TIMEOUT_MS - 1000.0 * (time.perf_counter() - began)))
         page.wait_for_load_state("load", timeout=left)
         page.wait_for_function("() => performance.getEntriesByType('navigation')[0].loadEventEnd > 0", polling=20)
         timing |= {k: v for k, v in page.evaluate(TIMING_JS).items() if v}

@@ -458,10 +458,16 @@ def bench(
     cases: Annotated[str | None, typer.Option(help=(
         "Instead of the options above: family/seeds/limit/methods,... e.g. small/0/5/all,small/1-4/60/"
         "greedy+stockplan"))] = None,
+    ui: Annotated[bool, typer.Option("--ui", help=(
+        "Instead: the review pages' size and speed (and the plan page in Chromium) on plans of --families "
+        "(small, medium); writes ui.md and ui.json into --out"))] = False,
 ) -> None:
     """Benchmark every method on generated families in one run and write a report."""
     from stockplan.benchmarks.report import FAMILY_NAMES, parse_cases, run, run_cases
 
+    if ui:
+        bench_ui(families, out)
+        return
     if cases is not None:
         try:
             case_list = parse_cases(cases)
@@ -492,6 +498,20 @@ def bench(
                       progress=lambda msg: status.update(f"benchmarking: {msg}"))
     console.print((out / "report.md").read_text(), markup=False, highlight=False)
     console.print(f"{len(records)} measurements; report in {out}/")
+
+
+def bench_ui(families: str, out: Path) -> None:
+    """``stockplan bench --ui``: :mod:`stockplan.benchmarks.ui_pages` on ``families``, the report printed."""
+    from stockplan.benchmarks.ui_pages import TIME_LIMITS, run_ui_benchmark
+
+    fams = [f.strip() for f in families.split(",") if f.strip()]
+    unknown = [f for f in fams if f not in TIME_LIMITS]
+    if unknown:
+        fail(f"unknown family {unknown[0]!r} for --ui; known: {', '.join(TIME_LIMITS)}")
+    with console.status("benchmarking the review pages") as status:
+        run_ui_benchmark(out, fams, progress=lambda msg: status.update(f"benchmarking: {msg}"))
+    console.print((out / "ui.md").read_text(), markup=False, highlight=False)
+    console.print(f"report in {out}/ui.md and {out}/ui.json")
 
 
 @app.command()

@@ -53,7 +53,7 @@ def http_client(base_url: str, timeout: float = 60.0) -> httpx.Client:
 
 
 class ServiceProcess:
-    """One ``stockplan serve`` on 127.0.0.1 with a fresh SQLite database, as a context manager.
+    """One ``stockplan serve`` on 127.0.0.1 with a fresh SQLite database (or a given one), as a context manager.
 
     Parameters
     ----------
@@ -65,6 +65,8 @@ class ServiceProcess:
         ``--workers``: jobs solved at once.
     startup_timeout : float
         Seconds to wait for ``/healthz`` before giving up.
+    database : Path, optional
+        An existing SQLite file to serve (default: a fresh one in ``workdir``).
 
     Notes
     -----
@@ -74,8 +76,10 @@ class ServiceProcess:
     has gone are killed by their pids.
     """
 
-    def __init__(self, workdir: Path, warm: bool, workers: int = 2, startup_timeout: float = 90.0) -> None:
+    def __init__(self, workdir: Path, warm: bool, workers: int = 2, startup_timeout: float = 90.0,
+                 database: Path | None = None) -> None:
         self.workdir, self.warm, self.workers, self.startup_timeout = workdir, warm, workers, startup_timeout
+        self.database = database
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = ""
         self.log_path = workdir / "server.log"
@@ -96,7 +100,7 @@ class ServiceProcess:
         mode = "warm" if self.warm else "cold"
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = self.workdir / f"server-{mode}-{port}.log"
-        database = self.workdir / f"service-{mode}-{port}.db"
+        database = self.database or self.workdir / f"service-{mode}-{port}.db"
         args = [sys.executable, "-m", "stockplan.api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                 "--database-url", f"sqlite:///{database}", "--workers", str(self.workers)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPLAN_")}

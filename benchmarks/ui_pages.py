@@ -71,6 +71,8 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("audit", "/ui/plans/{plan}/audit"),
     ("purchase orders of one supplier", "/ui/plans/{plan}/purchase-orders?supplier={supplier}"),
     ("plan, exceptions page 3", "/ui/plans/{plan}?page=3"),
+    ("late lines by due date", "/ui/plans/{plan}?status=backordered&sort=due"),
+    ("every stock chart, page 2", "/ui/plans/{plan}/stock?show=all&page=2"),
     ("compare", "/ui/compare?a={older}&b={newer}"),
 )
 #: The bulk decision: approve this many purchase orders of the newer plan in one POST.
@@ -281,7 +283,7 @@ def measure_bulk(review: Review, repeats: int = 5, batch: int = BULK_BATCH) -> d
     return result | {"missing": False, "status": statuses[0], "statuses": statuses, "cold_ms": _ms(samples[0]),
                      "median_ms": median, "max_ms": _ms(max(warm)) if warm else None,
                      "samples_ms": [_ms(x) for x in warm],
-                     "met": statuses[0] < 400 and median is not None and median <= TARGET_SERVER_MS}
+                     "met": statuses[0] < 400}  # a write: no time target (it evaluates the approved set)
 
 
 # ---------------------------------------------------------------------------------------------- browser

@@ -75,7 +75,7 @@ def family_lines(fam: dict[str, Any], targets: dict[str, float]) -> list[str]:
                      f"{bulk['batch']} purchase orders at once (redirect not followed): status "
                      f"{', '.join(map(str, bulk.get('statuses', [bulk['status']])))}; cold {_n(bulk.get('cold_ms'))}"
                      f" ms, median {_n(bulk.get('median_ms'))} ms, max {_n(bulk.get('max_ms'))} ms "
-                     f"{_mark(bulk.get('met'))}.")
+                     "(a write, not a page: no time target; it evaluates the whole approved set first).")
     lines.append("")
     br = fam["browser"]
     if "skipped" in br:
@@ -101,6 +101,10 @@ def family_lines(fam: dict[str, Any], targets: dict[str, float]) -> list[str]:
         lines.append(f"| each page's server time ≤ {ms:g} ms (median) | slowest: {slowest['page']}, "
                      f"{_n(slowest.get('median_ms'))} ms" + (f"; over: {', '.join(over)}" if over else "")
                      + f" | {_mark(ok)} |")
+    cold = [r for r in present if (r.get("cold_ms") or 0.0) > ms]
+    if cold:  # said as measured: the first request of a page may do work its later requests reuse
+        lines.append(f"| first (cold) request of each page ≤ {ms:g} ms (not a target of the issue) | over: "
+                     + ", ".join(f"{r['page']} {_n(r['cold_ms'])} ms" for r in cold) + " | — |")
     if largest is not None:
         over = [r["page"] for r in present if r["bytes"] > kb * 1000]
         lines.append(f"| each page's HTML ≤ {kb:g} KB | largest: {largest['page']}, {_kb(largest['bytes'])} KB"

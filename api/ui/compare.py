@@ -9,6 +9,7 @@ page stays small on plans of thousands of orders.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -103,15 +104,56 @@ def _side(s: Session, row: PlanRow, problems: list[tuple[Any, Problem]]) -> dict
     cost = row.cost
     decisions = {k: row.plan.get(k) or [] for k in ("shipments", "forecast_fills", "purchase_orders")}
     if edited:
-        from stockplan.solver.evaluator import evaluate
-
-        as_edited = services.edited_decisions(row)
-        verdict = evaluate(problem, as_edited)
-        costs, cost = verdict.costs.model_dump(), verdict.cost
-        decisions = as_edited.model_dump(mode="json")
+        verdict = services.evaluation_view(s, row)
+        costs, cost = verdict["costs"], verdict["cost"]
+        decisions = services.edited_decisions(row).model_dump(mode="json")
     kpis = (row.plan.get("report") or {}).get("kpis") or {}
     return {"row": row, "edited": edited, "cost": cost, "costs": costs, "kpis": kpis, "decisions": decisions,
             "problem": problem, "job": job}
+
+
+#: The pair's figures (per order, per SKU, line-level changes), kept per pair and edits: paging through a
+#: comparison of two 10,000-order plans recomputes nothing.
+PAIRS = services.Memo(8)
+
+
+def _edits_key(row: PlanRow) -> str:
+    return json.dumps(row.edits or {}, sort_keys=True)
+
+
+def _pair_figures(s: Session, a_row: PlanRow, b_row: PlanRow) -> dict[str, Any]:
+    """What comparing the two plans costs to work out: read both documents and their problems, diff them.
+
+    Holds no database objects (it outlives the session): plain numbers, strings and rows.
+    """
+    problems: list[tuple[Any, Problem]] = []
+    a, b = _side(s, a_row, problems), _side(s, b_row, problems)
+    agreements = {ag.id: ag for side in (a, b) for ag in side["problem"].agreements}
+    pos, po_same = diff_quantities(_totals(a["decisions"]["purchase_orders"], _key_po, a["problem"]),
+                                   _totals(b["decisions"]["purchase_orders"], _key_po, b["problem"]))
+    for r in pos:
+        ag = agreements.get(r["key"][0])
+        r.update(agreement=r["key"][0], date=r["key"][1], supplier=ag.supplier if ag else "—",
+                 sku=ag.sku if ag else "—", location=(ag.location or "dropship") if ag else "—")
+    ships, ship_same = diff_quantities(_totals(a["decisions"]["shipments"], _key_shipment, a["problem"]),
+                                       _totals(b["decisions"]["shipments"], _key_shipment, b["problem"]))
+    for r in ships:
+        r.update(order=r["key"][0], line=r["key"][1], location=r["key"][2], date=r["key"][3])
+    same_problem = a["job"] is not None and b["job"] is not None and a["job"].problem == b["job"].problem
+    # Per order and per SKU: the plans as stored (an edited side as solved: its report is the solved plan's).
+    plans = (a_row.plan, b_row.plan)
+    orders = summary.order_changes(summary.order_outcomes(a_row.plan, a["problem"]),
+                                   summary.order_outcomes(b_row.plan, b["problem"]))
+    skus = summary.sku_changes(summary.sku_figures(a_row.plan, a["problem"]),
+                               summary.sku_figures(b_row.plan, b["problem"]))
+    forecast = (summary.unfilled_forecast_cost(b_row.plan, b["problem"])
+                - summary.unfilled_forecast_cost(a_row.plan, a["problem"]))
+    totals = {"lateness": summary.sum_of(orders, "lateness"), "shipping": summary.sum_of(orders, "shipping"),
+              "total": summary.sum_of(orders, "total"), "forecast": forecast}
+    sides = [{k: side[k] for k in ("edited", "cost", "costs", "kpis")} for side in (a, b)]
+    return {"sides": sides, "pos": pos, "po_same": po_same, "ships": ships, "ship_same": ship_same,
+            "same_problem": same_problem, "reported": all(p.get("report") for p in plans), "orders": orders,
+            "skus": skus, "totals": totals}
 
 
 def compare_context(s: Session, a_row: PlanRow, b_row: PlanRow, pages: dict[str, int] | None = None,
@@ -121,8 +163,9 @@ def compare_context(s: Session, a_row: PlanRow, b_row: PlanRow, pages: dict[str,
     ``lines_open``: the line-level rows' toggle starts open (a page of them was asked for).
     """
     pages = pages or dict.fromkeys(PAGE_PARAMS, 1)
-    problems: list[tuple[Any, Problem]] = []
-    a, b = _side(s, a_row, problems), _side(s, b_row, problems)
+    key = (a_row.id, _edits_key(a_row), b_row.id, _edits_key(b_row))
+    fig = PAIRS.get(key, lambda: _pair_figures(s, a_row, b_row))
+    a, b = ({"row": row} | side for row, side in zip((a_row, b_row), fig["sides"], strict=True))
     metrics: list[dict[str, Any]] = [{"label": "Total cost", "a": a["cost"], "b": b["cost"], "kind": "money",
                                       "higher": "worse", "total": True}]
     metrics += [{"label": label, "a": a["costs"].get(k, 0.0), "b": b["costs"].get(k, 0.0), "kind": "money",
@@ -140,39 +183,15 @@ def compare_context(s: Session, a_row: PlanRow, b_row: PlanRow, pages: dict[str,
         d, tolerance = m["delta"], 0.005 if m["kind"] == "money" else 1e-9
         m["tone"] = ("same" if d is None or abs(d) < tolerance or m["higher"] is None else
                      ("worse" if (d > 0) == (m["higher"] == "worse") else "better"))
-    agreements = {ag.id: ag for side in (a, b) for ag in side["problem"].agreements}
-    pos, po_same = diff_quantities(_totals(a["decisions"]["purchase_orders"], _key_po, a["problem"]),
-                                   _totals(b["decisions"]["purchase_orders"], _key_po, b["problem"]))
-    for r in pos:
-        ag = agreements.get(r["key"][0])
-        r.update(agreement=r["key"][0], date=r["key"][1], supplier=ag.supplier if ag else "—",
-                 sku=ag.sku if ag else "—", location=(ag.location or "dropship") if ag else "—")
-    ships, ship_same = diff_quantities(_totals(a["decisions"]["shipments"], _key_shipment, a["problem"]),
-                                       _totals(b["decisions"]["shipments"], _key_shipment, b["problem"]))
-    for r in ships:
-        r.update(order=r["key"][0], line=r["key"][1], location=r["key"][2], date=r["key"][3])
-    same_problem = a["job"] is not None and b["job"] is not None and a["job"].problem == b["job"].problem
-
     def href(name: str, page: int) -> str:
         """This view with another page of one section: ``a``, ``b`` and the other pages kept (bookmarkable)."""
         others = {k: v for k, v in pages.items() if v != 1 and k != name}
         query = {"a": a_row.id, "b": b_row.id} | others | {name: page}
         return f"{root}/ui/compare?{urlencode(query)}#{PAGE_PARAMS[name]}"
 
-    # Per order and per SKU: the plans as stored (an edited side as solved: its report is the solved plan's).
-    plans = (a_row.plan, b_row.plan)
-    orders = summary.order_changes(summary.order_outcomes(a_row.plan, a["problem"]),
-                                   summary.order_outcomes(b_row.plan, b["problem"]))
-    skus = summary.sku_changes(summary.sku_figures(a_row.plan, a["problem"]),
-                               summary.sku_figures(b_row.plan, b["problem"]))
-    reported = all(p.get("report") for p in plans)
-    forecast = (summary.unfilled_forecast_cost(b_row.plan, b["problem"])
-                - summary.unfilled_forecast_cost(a_row.plan, a["problem"]))
-    totals = {"lateness": summary.sum_of(orders, "lateness"), "shipping": summary.sum_of(orders, "shipping"),
-              "total": summary.sum_of(orders, "total"), "forecast": forecast}
     return {"title": f"Compare {short(a_row.id)} and {short(b_row.id)}", "a": a, "b": b, "metrics": metrics,
-            "pos": paged(pos, "lines_page", LINE_ROWS, pages, href), "po_same": po_same,
-            "ships": paged(ships, "lines_page", LINE_ROWS, pages, href), "ship_same": ship_same,
-            "lines_open": lines_open, "line_rows": LINE_ROWS, "same_problem": same_problem, "reported": reported,
-            "orders": paged(orders, "orders_page", SUMMARY_ROWS, pages, href), "order_totals": totals,
-            "skus": paged(skus, "skus_page", SUMMARY_ROWS, pages, href)}
+            "pos": paged(fig["pos"], "lines_page", LINE_ROWS, pages, href), "po_same": fig["po_same"],
+            "ships": paged(fig["ships"], "lines_page", LINE_ROWS, pages, href), "ship_same": fig["ship_same"],
+            "lines_open": lines_open, "line_rows": LINE_ROWS, "same_problem": fig["same_problem"],
+            "reported": fig["reported"], "orders": paged(fig["orders"], "orders_page", SUMMARY_ROWS, pages, href),
+            "order_totals": fig["totals"], "skus": paged(fig["skus"], "skus_page", SUMMARY_ROWS, pages, href)}

@@ -24,9 +24,12 @@ from sqlalchemy.orm import sessionmaker
 from stockplan.api import jobs, services
 from stockplan.api.db import Job, JobState, PlanRow, make_engine, migrate, new_id, session_factory
 from stockplan.api.jobs import JobRunner, _finish, _store_plan, recover_jobs
+from stockplan.models.validation import load_problem
 from tests.api.conftest import example_problem, wait_until
 
 GRACE = 0.1
+#: The fake workers' plans are empty: any problem describes them (the review index reads agreements from it).
+ANY_PROBLEM = load_problem(example_problem("three-customers"))
 POLL = 0.02
 FINISHED = JobState.FINISHED
 
@@ -78,7 +81,7 @@ class FakeHandle:
                 return
             _store_plan(self.executor.sessions, self.job_id, token or self.token,
                         {"shipments": [], "purchase_orders": [], "forecast_fills": []},
-                        "optimal", cost, cost, 0.0, 0.01)
+                        "optimal", cost, cost, 0.0, 0.01, ANY_PROBLEM)
 
 
 Behavior = Callable[[FakeHandle], None]
@@ -520,7 +523,8 @@ def test_after_a_restart_only_the_new_run_lands_its_plan(
 
 
 def store(sessions: sessionmaker, job_id: str, token: str, cost: float) -> None:
-    _store_plan(sessions, job_id, token, {"shipments": [], "purchase_orders": []}, "optimal", cost, cost, 0.0, 0.1)
+    _store_plan(sessions, job_id, token, {"shipments": [], "purchase_orders": []}, "optimal", cost, cost, 0.0, 0.1,
+                ANY_PROBLEM)
 
 
 def test_a_stale_worker_cannot_store_a_plan_or_finish_the_job(database: tuple[str, sessionmaker]) -> None:

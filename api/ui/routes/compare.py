@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import defer
 
-from stockplan.api import services
 from stockplan.api.db import PlanRow
 from stockplan.api.deps import SessionDep
 from stockplan.api.ui.compare import compare_context, page_numbers
@@ -25,7 +25,8 @@ def compare(request: Request, s: SessionDep, a: str | None = None, b: str | None
                                                                      "the A and B columns of the plans list"))
     if a == b:
         return error_page(request, s, UiError(422, "Pick two plans", "plan A and plan B are the same plan"))
-    missing = [p for p in (a, b) if s.get(PlanRow, p) is None]
+    rows = {p: s.get(PlanRow, p, options=[defer(PlanRow.plan)]) for p in (a, b)}  # documents only if needed
+    missing = [p for p, row in rows.items() if row is None]
     if missing:
         return error_page(request, s, UiError(404, "Plan not found",
                                               f"there is no plan {' or '.join(repr(m) for m in missing)}"))
@@ -33,5 +34,7 @@ def compare(request: Request, s: SessionDep, a: str | None = None, b: str | None
         pages = page_numbers({"orders_page": orders_page, "skus_page": skus_page, "lines_page": lines_page})
     except UiError as exc:
         return error_page(request, s, exc)
-    return page(request, s, "compare.html", compare_context(s, services.get_plan(s, a), services.get_plan(s, b),
-                                                            pages, root_of(request), lines_page is not None))
+    a_row, b_row = rows[a], rows[b]
+    assert a_row is not None and b_row is not None
+    return page(request, s, "compare.html", compare_context(s, a_row, b_row, pages, root_of(request),
+                                                            lines_page is not None))

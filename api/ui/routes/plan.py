@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -137,6 +138,27 @@ def _back(request: Request, plan_id: str, form: dict[str, str], done: str, targe
     return f"{root_of(request)}{path}?{q}{anchor}"
 
 
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+def _validated(model: type[M], body: dict[str, Any]) -> M:
+    """The request a form makes, checked as the API checks it (a 422 page naming the field)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def _through_service(s: Session, call: Callable[[], T]) -> T:
+    """A write through the service layer: its refusal (404, 409, 422) as a page, nothing of it stored."""
+    try:
+        return call()
+    except ApiError as exc:
+        s.rollback()
+        raise from_api_error(exc) from None
+
+
 async def _decide(request: Request, plan_id: str, s: Session) -> tuple[DecisionRequest, dict[str, str]]:
     same_origin(request)
     form = await form_data(request)
@@ -149,15 +171,8 @@ async def _decide(request: Request, plan_id: str, s: Session) -> tuple[DecisionR
         except ValueError:
             raise UiError(422, "Invalid input", "index must be a whole number",
                           [{"path": "index", "message": "not a whole number"}]) from None
-    try:
-        req = DecisionRequest.model_validate(body)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
-    try:
-        services.decide(s, plan_id, req, actor)
-    except ApiError as exc:
-        s.rollback()
-        raise from_api_error(exc) from None
+    req = _validated(DecisionRequest, body)
+    _through_service(s, lambda: services.decide(s, plan_id, req, actor))
     return req, form
 
 
@@ -207,17 +222,10 @@ async def decide_many(request: Request, plan_id: str, s: SessionDep) -> Response
         if not indices:
             raise UiError(422, "Nothing selected", "select purchase orders first, or choose all matching the filter",
                           [{"path": "index", "message": "no purchase order selected"}])
-        try:
-            req = BulkDecisionRequest.model_validate({"decision": form.get("decision"), "target": "purchase_order",
-                                                      "indices": indices,
-                                                      "comment": (form.get("comment") or "").strip() or None})
-        except ValidationError as exc:
-            raise from_validation_error(exc) from None
-        try:
-            services.decide_items(s, plan_id, req, actor)
-        except ApiError as exc:
-            s.rollback()
-            raise from_api_error(exc) from None
+        req = _validated(BulkDecisionRequest, {"decision": form.get("decision"), "target": "purchase_order",
+                                               "indices": indices,
+                                               "comment": (form.get("comment") or "").strip() or None})
+        _through_service(s, lambda: services.decide_items(s, plan_id, req, actor))
     except UiError as exc:
         return _refused(request, s, plan_id, exc, next_page)
     n = len(set(req.indices))
@@ -240,16 +248,9 @@ async def edit(request: Request, plan_id: str, s: SessionDep) -> Response:
         except ValueError:
             raise UiError(422, "Invalid quantity", "the quantity must be a whole number of units, 0 or more",
                           [{"path": "quantity", "message": "not a whole number"}]) from None
-        try:
-            req = EditRequest.model_validate({"target": form.get("target") or "purchase_order", "index": index,
-                                              "quantity": quantity})
-        except ValidationError as exc:
-            raise from_validation_error(exc) from None
-        try:
-            verdict = services.edit_item(s, plan_id, req, actor)
-        except ApiError as exc:
-            s.rollback()
-            raise from_api_error(exc) from None
+        req = _validated(EditRequest, {"target": form.get("target") or "purchase_order", "index": index,
+                                       "quantity": quantity})
+        verdict = _through_service(s, lambda: services.edit_item(s, plan_id, req, actor))
     except UiError as exc:
         if not is_htmx(request):
             return _refused(request, s, plan_id, exc, form.get("next"))

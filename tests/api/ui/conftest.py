@@ -143,3 +143,19 @@ def screenshot(page: Any, folder: Path, name: str, docs: bool = False) -> Path:
     return path
 
 
+def tab_to(page: Any, element_id: str, most: int) -> int:
+    """Press Tab from where the focus is until ``element_id`` has it (at most ``most`` presses); how many."""
+    tabs = 0
+    while page.evaluate("document.activeElement.id") != element_id:
+        tabs += 1
+        assert tabs < most, f"Tab did not reach #{element_id} within {most} presses"
+        page.keyboard.press("Tab")
+    return tabs
+
+
+def focus_is_visible(page: Any) -> bool:
+    """The focused element draws a focus ring of at least 2 px."""
+    style, width = page.evaluate("(() => { const s = getComputedStyle(document.activeElement); "
+                                 "return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
+    return bool(style != "none" and width >= 2)
+

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from stockplan.api.ui.formatting import signed_money
-from tests.api.ui.conftest import VIEWPORT, needs_browser, screenshot, solve
+from tests.api.ui.conftest import VIEWPORT, focus_is_visible, needs_browser, screenshot, solve, tab_to
 
 pytestmark = needs_browser
 
@@ -77,14 +77,8 @@ def test_review_edit_and_approve_a_plan(server: str, plans: dict[str, Any], page
     expect(approve).to_be_enabled()
     # By keyboard from the top of a fresh page: Tab to "Approve plan" (its focus ring visible) and press Enter.
     page.goto(f"{server}/ui/plans/{pid}")
-    tabs = 0
-    while page.evaluate("document.activeElement.id") != "approve-plan":
-        tabs += 1
-        assert tabs < 30, "Tab did not reach the approve button within 30 presses"
-        page.keyboard.press("Tab")
-    outline = page.evaluate("(() => { const s = getComputedStyle(document.activeElement); "
-                            "return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
-    assert outline[0] != "none" and outline[1] >= 2
+    tab_to(page, "approve-plan", 30)
+    assert focus_is_visible(page)
     page.keyboard.press("Enter")
     expect(page.locator(".flash")).to_have_text("Approved the plan.")
     page.get_by_role("link", name=re.compile("^Audit trail")).click()

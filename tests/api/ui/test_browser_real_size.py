@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.ui.conftest import VIEWPORT, needs_browser, screenshot, solve
+from tests.api.ui.conftest import VIEWPORT, focus_is_visible, needs_browser, screenshot, solve, tab_to
 
 pytestmark = [needs_browser, pytest.mark.slow]
 
@@ -110,17 +110,10 @@ def test_approve_the_whole_plan_by_keyboard_only(server: str, big: dict[str, Any
 
     pid = big["id"]
     page.goto(f"{server}/ui/plans/{pid}")
-    tabs = 0
-    while page.evaluate("document.activeElement.id") != "comment":
-        tabs += 1
-        assert tabs < 40, "Tab did not reach the decision's comment within 40 presses"
-        page.keyboard.press("Tab")
+    tab_to(page, "comment", 40)
     page.keyboard.type("approved after review")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "approve-plan"
-    outline = page.evaluate("(() => { const s = getComputedStyle(document.activeElement); "
-                            "return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
-    assert outline[0] != "none" and outline[1] >= 2  # the focus is visible
+    assert page.evaluate("document.activeElement.id") == "approve-plan" and focus_is_visible(page)
     page.keyboard.press("Enter")
     expect(page.locator(".flash")).to_have_text("Approved the plan.")
     view = httpx.get(f"{server}/v1/plans/{pid}", timeout=30).json()

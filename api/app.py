@@ -17,13 +17,16 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from stockplan.api import auth, services
 from stockplan.api.db import Job, JobState, make_engine, migrate, session_factory
@@ -31,6 +34,20 @@ from stockplan.api.deps import SessionDep
 from stockplan.api.errors import ApiError, BodyLimit, install_error_handlers, parse_json
 from stockplan.api.executors import make_executor
 from stockplan.api.jobs import JobExecutor, JobRunner, recover_jobs
+from stockplan.api.responses import (
+    AuditEntry,
+    BulkDecisionResult,
+    Evaluation,
+    Export,
+    Health,
+    JobView,
+    PlanEvaluation,
+    PlanSummary,
+    PlanView,
+    Quote,
+    Readiness,
+    ValidationResult,
+)
 from stockplan.api.schemas import (
     BulkDecisionRequest,
     DecisionRequest,
@@ -42,6 +59,7 @@ from stockplan.api.schemas import (
 )
 from stockplan.api.settings import ServiceSettings, get_settings
 from stockplan.api.ui import install_ui
+from stockplan.api.ui.web import root_of
 from stockplan.models.promise import PromiseRequest
 from stockplan.models.validation import FieldError, errors_from_pydantic
 
@@ -124,8 +142,11 @@ def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -
                 app.state.runner.executor.tasks.close()
             engine.dispose()
 
-    app = FastAPI(title="stockplan", version="1", lifespan=lifespan,
-                  description="Backorder planning solved to a proven gap: jobs, plans, review and export.")
+    app = FastAPI(title="stockplan", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Backorder planning solved to a proven gap: jobs, plans, review and export.\n\n"
+                              "Money figures (costs, cost, bound, objective, promise_slip, shipment_fees, "
+                              "cost_delta, estimated_cost) are rounded to 2 decimals on the wire; gap is not "
+                              "rounded; quantities are integers.")
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
@@ -141,6 +162,7 @@ def create_app(settings: ServiceSettings | None = None, run_jobs: bool = True) -
         return response
 
     _routes(app, settings)
+    _docs(app)
     _document_bodies(app)
     install_ui(app)
     return app
@@ -157,8 +179,17 @@ def _observe(app: FastAPI, job_id: str) -> None:
 
 
 
-def writer(request: Request, s: SessionDep, authorization: Annotated[str | None, Header()] = None) -> str:
+#: The OpenAPI document's security scheme of the writes. It only documents the header: :func:`writer`
+#: reads ``Authorization`` itself (a key is needed only once keys are configured).
+BEARER = HTTPBearer(scheme_name="bearerAuth", auto_error=False,
+                    description="An API key (`stockplan keys create`): `Authorization: Bearer <key>`. Needed on "
+                                "every write once a key exists; without any key (local development) none is.")
+
+
+def writer(request: Request, s: SessionDep,
+           _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None) -> str:
     """Who is writing: the key's owner when keys are configured (then a key is required), else local-dev."""
+    authorization = request.headers.get("authorization")
     if not auth.keys_configured(s):
         return auth.LOCAL_ACTOR
     if not authorization or not authorization.lower().startswith("bearer "):
@@ -188,14 +219,29 @@ def validated(model: type[M], data: Any) -> M:
 # ---------------------------------------------------------------------------------------------- routes
 
 
+class CsvResponse(Response):
+    media_type = "text/csv"
+
+
+JOB_HEADERS = {
+    "Location": {"description": "the job's address", "schema": {"type": "string"}},
+    "Retry-After": {"description": "seconds to wait before polling again (while the job has not finished)",
+                    "schema": {"type": "string"}},
+    "Idempotent-Replayed": {"description": "`true` when an `Idempotency-Key` gave back an existing job",
+                            "schema": {"type": "string"}},
+}
+EXPORT_CONFLICT = {"description": "the approved items break rules on their own; errors lists each "
+                                  "(path: the rule, message: what breaks)"}
+
+
 def _routes(app: FastAPI, settings: ServiceSettings) -> None:
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], operation_id="health", response_model=Health)
     def healthz() -> dict[str, str]:
         """The process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
-    def readyz(request: Request, s: SessionDep) -> JSONResponse:
+    @app.get("/readyz", tags=["health"], operation_id="ready", response_model=Readiness)
+    def readyz(request: Request, s: SessionDep) -> dict[str, str]:
         """The database answers and the job runner is dispatching."""
         try:
             s.execute(text("SELECT 1"))
@@ -204,22 +250,27 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         runner = request.app.state.runner
         if runner is not None and (runner._thread is None or not runner._thread.is_alive()):
             raise ApiError(503, "the job runner is not running")
-        return JSONResponse({"status": "ready", "mode": "api keys" if auth.keys_configured(s) else
-                             "local development (no API keys)"})
+        return {"status": "ready", "mode": "api keys" if auth.keys_configured(s) else
+                "local development (no API keys)"}
 
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["health"], operation_id="metrics", response_class=PlainTextResponse)
     def metrics(request: Request) -> Response:
         """Prometheus: requests, jobs by state, solve seconds."""
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/jobs", status_code=202, tags=["jobs"])
+    @app.post("/v1/jobs", status_code=202, tags=["jobs"], operation_id="submitJob", response_model=JobView,
+              responses={202: {"description": "queued or running: poll `Location`", "headers": JOB_HEADERS},
+                         200: {"model": JobView, "headers": JOB_HEADERS,
+                               "description": "finished (within `wait`, or a replayed `Idempotency-Key` of a "
+                                              "finished job), with its plan inline"}})
     async def create_job(
         request: Request,
+        response: Response,
         s: SessionDep,
         actor: WriterDep,
         wait: Annotated[float, Query(ge=0, le=3600, description="Seconds to wait for the plan (capped)")] = 0.0,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> JSONResponse:
+    ) -> dict[str, Any]:
         """Submit a problem; 202 with ``Location``, or with ``wait`` the finished job and its plan inline."""
         raw = await body_json(request)
         if not isinstance(raw, dict):
@@ -229,9 +280,9 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         if created and request.app.state.runner is not None:
             request.app.state.runner.wake()
         job = await _wait_for(request, job.id, min(wait, settings.max_wait))
-        return _job_response(request, job, replayed=not created)
+        return _job_response(request, response, job, replayed=not created)
 
-    @app.get("/v1/jobs", tags=["jobs"])
+    @app.get("/v1/jobs", tags=["jobs"], operation_id="listJobs", response_model=list[JobView])
     def list_jobs(s: SessionDep, state: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
                   ) -> list[dict[str, Any]]:
         """Newest jobs first."""
@@ -243,18 +294,24 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
             q = q.where(Job.state == state)
         return [services.job_view(j) for j in s.scalars(q).all()]
 
-    @app.get("/v1/jobs/{job_id}", tags=["jobs"])
-    def read_job(request: Request, job_id: str, s: SessionDep) -> JSONResponse:
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"], operation_id="getJob", response_model=JobView,
+             responses={200: {"headers": JOB_HEADERS}})
+    def read_job(request: Request, response: Response, job_id: str, s: SessionDep) -> dict[str, Any]:
         """A job: its state, outcome (optimal / feasible with gap / time limit), or why it failed."""
-        return _job_response(request, services.get_job(s, job_id), status=200)
+        return _job_response(request, response, services.get_job(s, job_id), status=200)
 
-    @app.delete("/v1/jobs/{job_id}", tags=["jobs"])
-    def delete_job(job_id: str, s: SessionDep, actor: WriterDep) -> JSONResponse:
+    @app.delete("/v1/jobs/{job_id}", tags=["jobs"], operation_id="cancelJob", response_model=JobView,
+                responses={200: {"description": "a queued job, canceled"},
+                           202: {"model": JobView, "description": "a running job, asked to stop: it keeps its "
+                                                                  "best plan so far"}})
+    def delete_job(response: Response, job_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
         """Cancel: a queued job at once (200); a running one stops and keeps its best plan (202)."""
         job = services.cancel_job(s, job_id)
-        return JSONResponse(services.job_view(job), status_code=200 if job.state == JobState.CANCELED else 202)
+        response.status_code = 200 if job.state == JobState.CANCELED else 202
+        return services.job_view(job)
 
-    @app.post("/v1/problems:validate", tags=["problems"])
+    @app.post("/v1/problems:validate", tags=["problems"], operation_id="validateProblem",
+              response_model=ValidationResult)
     async def validate_problem(request: Request) -> dict[str, Any]:
         """200 with a summary when valid; 422 listing every bad field by its JSON path.
 
@@ -270,7 +327,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
                 "locations": len(problem.locations), "agreements": len(problem.agreements),
                 "periods": problem.horizon.periods, "warnings": warnings}
 
-    @app.post("/v1/plans:evaluate", tags=["plans"])
+    @app.post("/v1/plans:evaluate", tags=["plans"], operation_id="evaluatePlan", response_model=Evaluation)
     async def evaluate_plan(request: Request) -> dict[str, Any]:
         """A plan (edited by a planner, say) checked by the evaluator: violations and cost.
 
@@ -305,7 +362,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
                 "policy_violations": [{"rule": v.rule, "message": v.message, "entities": v.entities}
                                       for v in ev.policy_violations]}
 
-    @app.get("/v1/plans", tags=["plans"])
+    @app.get("/v1/plans", tags=["plans"], operation_id="listPlans", response_model=list[PlanSummary])
     def list_plans(s: SessionDep, state: str | None = None, scenario: str | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
         """Newest plans first, without their decisions."""
@@ -322,12 +379,13 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
             q = q.where(PlanRow.scenario == scenario)
         return [services.plan_view(s, r, include_plan=False) for r in s.scalars(q).all()]
 
-    @app.get("/v1/plans/{plan_id}", tags=["plans"])
+    @app.get("/v1/plans/{plan_id}", tags=["plans"], operation_id="getPlan", response_model=PlanView)
     def read_plan(plan_id: str, s: SessionDep) -> dict[str, Any]:
         """A plan: its lifecycle state, each item's state, and the plan (decisions, costs, report)."""
         return services.plan_view(s, services.get_plan(s, plan_id))
 
-    @app.post("/v1/plans/{plan_id}/decisions", tags=["plans"])
+    @app.post("/v1/plans/{plan_id}/decisions", tags=["plans"], operation_id="decidePlan",
+              response_model=PlanSummary)
     async def decide(request: Request, plan_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
         """Approve or reject the plan or one purchase order or shipment; recorded in the audit log.
 
@@ -339,7 +397,8 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         row = services.decide(s, plan_id, req, actor)
         return services.plan_view(s, row, include_plan=False)
 
-    @app.post("/v1/plans/{plan_id}/decisions:bulk", tags=["plans"])
+    @app.post("/v1/plans/{plan_id}/decisions:bulk", tags=["plans"], operation_id="decidePlanItems",
+              response_model=BulkDecisionResult)
     async def decide_many(request: Request, plan_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
         """Approve or reject many purchase orders (or shipments) at once: one audit entry per item, one comment.
 
@@ -351,7 +410,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
             actor = req.actor
         return services.decide_items(s, plan_id, req, actor)
 
-    @app.post("/v1/plans/{plan_id}/edits", tags=["plans"])
+    @app.post("/v1/plans/{plan_id}/edits", tags=["plans"], operation_id="editPlan", response_model=PlanEvaluation)
     async def edit(request: Request, plan_id: str, s: SessionDep, actor: WriterDep) -> dict[str, Any]:
         """Change one quantity of a proposed plan; the answer is the edited plan's evaluation.
 
@@ -362,35 +421,45 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
             actor = req.actor
         return services.edit_item(s, plan_id, req, actor)
 
-    @app.get("/v1/plans/{plan_id}/evaluation", tags=["plans"])
+    @app.get("/v1/plans/{plan_id}/evaluation", tags=["plans"], operation_id="getPlanEvaluation",
+             response_model=PlanEvaluation)
     def evaluation(plan_id: str, s: SessionDep) -> dict[str, Any]:
         """The evaluator's verdict on the plan as edited (rules broken, cost, change in cost)."""
         return services.evaluation_view(s, services.get_plan(s, plan_id))
 
-    @app.get("/v1/plans/{plan_id}/audit", tags=["plans"])
+    @app.get("/v1/plans/{plan_id}/audit", tags=["plans"], operation_id="getPlanAudit",
+             response_model=list[AuditEntry])
     def audit(plan_id: str, s: SessionDep) -> list[dict[str, Any]]:
         """Every decision on the plan, oldest first."""
         services.get_plan(s, plan_id)
         return services.audit_trail(s, plan_id)
 
-    @app.get("/v1/plans/{plan_id}/export", tags=["plans"])
+    @app.get("/v1/plans/{plan_id}/export", tags=["plans"], operation_id="exportPlan", response_model=Export,
+             responses={409: EXPORT_CONFLICT})
     def export(plan_id: str, s: SessionDep,
-               format: Annotated[str, Query(pattern="^(csv|json)$")] = "json") -> Response:
-        """The approved purchase orders and shipments, as an ERP imports them; the same every time.
+               format: Annotated[str, Query(pattern="^(csv|json)$", include_in_schema=False)] = "json") -> Any:
+        """The approved purchase orders and shipments, as an ERP imports them (JSON); the same every time.
 
         The approved items are first checked on their own by the independent evaluator
         (rejected items left out, the planner's quantity edits applied): 409, listing every
-        broken rule, when they are not feasible without what was not approved. Columns: see
-        the README ("The HTTP service"); CSV with a header row, JSON with the same fields per item.
+        broken rule, when they are not feasible without what was not approved. Fields: see
+        the README ("The HTTP service"). The same as CSV: ``GET /v1/plans/{plan_id}/export.csv``
+        (``?format=csv`` here still answers the CSV, for clients written before that route).
         """
+        if format == "csv":
+            return _export_csv(plan_id, s)
         row = services.get_plan(s, plan_id)
         rows = services.export_rows(s, row, services.problem_of(s, row))
-        if format == "csv":
-            return Response(services.export_csv(rows), media_type="text/csv",
-                            headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.csv"'})
-        return JSONResponse({"plan": plan_id, "scenario": row.scenario, "state": row.state, "items": rows})
+        return {"plan": plan_id, "scenario": row.scenario, "state": row.state, "items": rows}
 
-    @app.post("/v1/plans/{plan_id}/promises", tags=["plans"])
+    @app.get("/v1/plans/{plan_id}/export.csv", tags=["plans"], operation_id="exportPlanCsv",
+             response_class=CsvResponse, responses={200: {"description": "the export as CSV, one row per item "
+                                                                        "after a header row"}, 409: EXPORT_CONFLICT})
+    def export_csv(plan_id: str, s: SessionDep) -> Response:
+        """The export as CSV (the columns of ``GET /v1/plans/{plan_id}/export``'s items, in order); 409 as there."""
+        return _export_csv(plan_id, s)
+
+    @app.post("/v1/plans/{plan_id}/promises", tags=["plans"], operation_id="quotePromise", response_model=Quote)
     async def promise(request: Request, plan_id: str, s: SessionDep) -> dict[str, Any]:
         """The earliest date a prospective order can be delivered against this plan (no re-solve)."""
         from stockplan.models.plan import Decisions
@@ -408,6 +477,37 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
             raise ApiError(422, str(exc), [FieldError(path or "body", str(exc))]) from None
 
 
+def _export_csv(plan_id: str, s: Session) -> Response:
+    row = services.get_plan(s, plan_id)
+    rows = services.export_rows(s, row, services.problem_of(s, row))
+    return CsvResponse(services.export_csv(rows),
+                       headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}.csv"'})
+
+
+def _docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` from the app's own ``/static`` (vendored: no CDN), and ``/`` to ``/ui``."""
+    static = "/static"
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{root_of(request)}/ui", status_code=307)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = root_of(request)
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} API",
+                                   swagger_js_url=f"{root}{static}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{static}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{static}/swagger-favicon-32x32.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = root_of(request)
+        return get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} API",
+                              redoc_js_url=f"{root}{static}/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}{static}/swagger-favicon-32x32.png", with_google_fonts=False)
+
+
 async def _wait_for(request: Request, job_id: str, seconds: float) -> Job:
     deadline = time.monotonic() + seconds
     while True:
@@ -419,7 +519,8 @@ async def _wait_for(request: Request, job_id: str, seconds: float) -> Job:
         await asyncio.sleep(0.05)  # a tiny job finishes in about 0.2 s: poll finely
 
 
-def _job_response(request: Request, job: Job, status: int | None = None, replayed: bool = False) -> JSONResponse:
+def _job_response(request: Request, response: Response, job: Job, status: int | None = None,
+                  replayed: bool = False) -> dict[str, Any]:
     plan = None
     if job.plan_id is not None and job.state in JobState.FINISHED:
         with request.app.state.sessions() as s:
@@ -429,8 +530,9 @@ def _job_response(request: Request, job: Job, status: int | None = None, replaye
         headers["Retry-After"] = "1"
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    code = status or (200 if job.state in JobState.FINISHED else 202)
-    return JSONResponse(services.job_view(job, plan), status_code=code, headers=headers)
+    response.status_code = status or (200 if job.state in JobState.FINISHED else 202)
+    response.headers.update(headers)
+    return services.job_view(job, plan)
 
 
 def _document_bodies(app: FastAPI) -> None:
@@ -445,7 +547,9 @@ def _document_bodies(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        # One schema per model (no -Input/-Output pairs): the bodies below are validation schemas too.
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                          separate_input_output_schemas=False)
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         from stockplan.models.problem import Problem
 
@@ -483,31 +587,37 @@ ERROR_TEXT = {"401": "no or a bad API key", "404": "no such job or plan", "409":
 
 
 def _document_errors(doc: dict[str, Any]) -> None:
-    """Every error answer as problem+json, and the export's CSV, in the OpenAPI document."""
-    doc["components"]["schemas"]["ProblemDetails"] = PROBLEM_DETAILS
+    """Every error answer as problem+json in the OpenAPI document, each route with the codes it can answer.
+
+    401 on the writes (those with the ``bearerAuth`` security requirement), 404 on an unknown id,
+    409 on a decided or superseded plan, a finished job or an export whose approved items break a
+    rule, 413 and 415 on bodies, 422 on invalid fields, 503 from ``/readyz``, 500 anywhere.
+    FastAPI's own 422 schema (``HTTPValidationError``) is replaced: this service answers problem+json.
+    """
+    schemas = doc["components"]["schemas"]
+    schemas["ProblemDetails"] = PROBLEM_DETAILS
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
     for path, item in doc["paths"].items():
         for method, op in item.items():
             codes = {"500"}
-            if method in ("post", "delete"):
-                codes |= {"413", "415", "422"} if method == "post" else set()
-                if path.startswith("/v1/jobs") or "/decisions" in path or "/edits" in path:
-                    codes.add("401")
+            if method == "post":
+                codes |= {"413", "415", "422"}
+            if op.get("security"):
+                codes.add("401")
             if "{" in path:
                 codes |= {"404", "422"}
-            if "/decisions" in path or "/edits" in path or (method == "delete"):
+            if "/decisions" in path or "/edits" in path or method == "delete" or "/export" in path:
                 codes.add("409")
             if path == "/readyz":
                 codes.add("503")
             if op.get("parameters"):
                 codes.add("422")
             for code in sorted(codes):
-                op["responses"][code] = {"description": ERROR_TEXT[code], "content": content}
-    export = doc["paths"].get("/v1/plans/{plan_id}/export", {}).get("get")
-    if export is not None:
-        export["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
-        export["responses"]["409"] = {"description": "the approved items break rules on their own; "
-                                      "errors lists each (path: the rule, message: what breaks)", "content": content}
+                known = op["responses"].get(code, {})
+                op["responses"][code] = {"description": known.get("description", ERROR_TEXT[code]),
+                                         "content": content}
 
 
 __all__ = ["create_app"]

@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -47,6 +48,8 @@ from stockplan.api.responses import (
     Quote,
     Readiness,
     ValidationResult,
+    job_body,
+    plan_body,
 )
 from stockplan.api.schemas import (
     BulkDecisionRequest,
@@ -265,12 +268,11 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
                                               "finished job), with its plan inline"}})
     async def create_job(
         request: Request,
-        response: Response,
         s: SessionDep,
         actor: WriterDep,
         wait: Annotated[float, Query(ge=0, le=3600, description="Seconds to wait for the plan (capped)")] = 0.0,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Submit a problem; 202 with ``Location``, or with ``wait`` the finished job and its plan inline."""
         raw = await body_json(request)
         if not isinstance(raw, dict):
@@ -280,7 +282,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         if created and request.app.state.runner is not None:
             request.app.state.runner.wake()
         job = await _wait_for(request, job.id, min(wait, settings.max_wait))
-        return _job_response(request, response, job, replayed=not created)
+        return _job_response(request, job, replayed=not created)
 
     @app.get("/v1/jobs", tags=["jobs"], operation_id="listJobs", response_model=list[JobView])
     def list_jobs(s: SessionDep, state: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
@@ -296,9 +298,9 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
 
     @app.get("/v1/jobs/{job_id}", tags=["jobs"], operation_id="getJob", response_model=JobView,
              responses={200: {"headers": JOB_HEADERS}})
-    def read_job(request: Request, response: Response, job_id: str, s: SessionDep) -> dict[str, Any]:
+    def read_job(request: Request, job_id: str, s: SessionDep) -> Response:
         """A job: its state, outcome (optimal / feasible with gap / time limit), or why it failed."""
-        return _job_response(request, response, services.get_job(s, job_id), status=200)
+        return _job_response(request, services.get_job(s, job_id), status=200)
 
     @app.delete("/v1/jobs/{job_id}", tags=["jobs"], operation_id="cancelJob", response_model=JobView,
                 responses={200: {"description": "a queued job, canceled"},
@@ -380,9 +382,9 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         return [services.plan_view(s, r, include_plan=False) for r in s.scalars(q).all()]
 
     @app.get("/v1/plans/{plan_id}", tags=["plans"], operation_id="getPlan", response_model=PlanView)
-    def read_plan(plan_id: str, s: SessionDep) -> dict[str, Any]:
+    def read_plan(plan_id: str, s: SessionDep) -> Response:
         """A plan: its lifecycle state, each item's state, and the plan (decisions, costs, report)."""
-        return services.plan_view(s, services.get_plan(s, plan_id))
+        return _json(plan_body(services.plan_view(s, services.get_plan(s, plan_id))))
 
     @app.post("/v1/plans/{plan_id}/decisions", tags=["plans"], operation_id="decidePlan",
               response_model=PlanSummary)
@@ -519,8 +521,12 @@ async def _wait_for(request: Request, job_id: str, seconds: float) -> Job:
         await asyncio.sleep(0.05)  # a tiny job finishes in about 0.2 s: poll finely
 
 
-def _job_response(request: Request, response: Response, job: Job, status: int | None = None,
-                  replayed: bool = False) -> dict[str, Any]:
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer already in its wire form (:func:`~stockplan.api.responses.plan_body`), encoded by pydantic-core."""
+    return Response(to_json(body), status_code=status, headers=headers, media_type="application/json")
+
+
+def _job_response(request: Request, job: Job, status: int | None = None, replayed: bool = False) -> Response:
     plan = None
     if job.plan_id is not None and job.state in JobState.FINISHED:
         with request.app.state.sessions() as s:
@@ -530,9 +536,8 @@ def _job_response(request: Request, response: Response, job: Job, status: int | 
         headers["Retry-After"] = "1"
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    response.status_code = status or (200 if job.state in JobState.FINISHED else 202)
-    response.headers.update(headers)
-    return services.job_view(job, plan)
+    code = status or (200 if job.state in JobState.FINISHED else 202)
+    return _json(job_body(services.job_view(job, plan)), code, headers)
 
 
 def _document_bodies(app: FastAPI) -> None:
@@ -563,11 +568,26 @@ def _document_bodies(app: FastAPI) -> None:
                 "content": {"application/json": {"schema": {"$ref": ref.format(model=model.__name__)}}},
             }
         _document_errors(doc)
+        for item in doc["paths"].values():
+            for op in item.values():
+                op["summary"] = SUMMARIES.get(op.get("operationId", ""), op.get("summary"))
         app.openapi_schema = doc
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+
+#: Each operation's one-line summary in the document (its description is the route's docstring).
+SUMMARIES = {
+    "health": "Liveness", "ready": "Readiness", "metrics": "Prometheus metrics",
+    "submitJob": "Submit a problem to solve", "listJobs": "List jobs", "getJob": "Get a job",
+    "cancelJob": "Cancel a job", "validateProblem": "Validate a problem", "evaluatePlan": "Evaluate a plan",
+    "listPlans": "List plans", "getPlan": "Get a plan", "decidePlan": "Approve or reject a plan or one item",
+    "decidePlanItems": "Approve or reject many items", "editPlan": "Edit an item's quantity",
+    "getPlanEvaluation": "Evaluate a plan as edited", "getPlanAudit": "Get a plan's audit trail",
+    "exportPlan": "Export the approved items (JSON)", "exportPlanCsv": "Export the approved items (CSV)",
+    "quotePromise": "Quote a delivery date",
+}
 
 PROBLEM_DETAILS = {
     "type": "object",

@@ -25,6 +25,7 @@ from pydantic import (
     PlainSerializer,
     SerializationInfo,
     SerializerFunctionWrapHandler,
+    TypeAdapter,
     field_serializer,
 )
 
@@ -318,8 +319,52 @@ class JobView(WireModel):
         return handler(progress)
 
 
+# ---------------------------------------------------------------------------------------------- large bodies
+
+#: The money fields of a plan document (its ``costs`` too), as :class:`PlanDocument` rounds them.
+PLAN_MONEY = ("cost", "objective", "promise_slip", "shipment_fees", "bound")
+_SUMMARY = TypeAdapter(PlanSummary)
+_JOB = TypeAdapter(JobView)
+
+
+def plan_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored plan document as :class:`PlanDocument` sends it: the same dict with its money rounded.
+
+    A 10,000-order plan is megabytes of decisions and report: validating it into models on every
+    answer would cost about 20 times what sending it does, for a document the service wrote itself
+    (dumped from :class:`~stockplan.models.plan.Plan`). Only its money figures change on the wire.
+    """
+    out = dict(doc)
+    for key in PLAN_MONEY:
+        if isinstance(out.get(key), int | float):
+            out[key] = money(out[key])
+    if isinstance(out.get("costs"), dict):
+        out["costs"] = {k: money(v) if isinstance(v, int | float) else v for k, v in out["costs"].items()}
+    return out
+
+
+def plan_body(view: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of a :class:`PlanView` (or :class:`PlanSummary` without a plan): the record checked against its
+    model, the plan document rounded by :func:`plan_document` (``tests/api/test_responses.py`` holds the two
+    ways to the same JSON)."""
+    record = {k: v for k, v in view.items() if k != "plan"}
+    body: dict[str, Any] = _SUMMARY.dump_python(_SUMMARY.validate_python(record), mode="json")
+    if view.get("plan") is not None:
+        body["plan"] = plan_document(view["plan"])
+    return body
+
+
+def job_body(view: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of a :class:`JobView`, its plan (when inline) as :func:`plan_body` makes it."""
+    record = {k: v for k, v in view.items() if k != "plan"}
+    body: dict[str, Any] = _JOB.dump_python(_JOB.validate_python(record), mode="json")
+    if view.get("plan") is not None:
+        body["plan"] = plan_body(view["plan"])
+    return body
+
+
 __all__ = [
     "MONEY_DECIMALS", "AuditEntry", "BulkDecisionResult", "CostsView", "Evaluation", "Export", "ExportItem",
     "Health", "JobView", "PlanDocument", "PlanEvaluation", "PlanSummary", "PlanView", "Quote", "Readiness",
-    "ValidationResult", "money",
+    "ValidationResult", "job_body", "money", "plan_body", "plan_document",
 ]

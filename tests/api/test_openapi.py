@@ -173,6 +173,8 @@ def test_the_document_declares_the_error_responses(document: dict[str, Any]) -> 
 def test_operations_have_short_stable_ids(document: dict[str, Any]) -> None:
     ids = {(path, method): op.get("operationId") for path, method, op in operations(document)}
     assert ids == OPERATION_IDS
+    summaries = [op["summary"] for _, _, op in operations(document)]
+    assert len(set(summaries)) == len(summaries)  # each its own, not a function's name
 
 
 def test_every_json_answer_is_a_named_model(document: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from stockplan.api.db import Job, PlanRow, make_engine
+from stockplan.api.responses import money
 from stockplan.benchmarks.generator import generate
 from stockplan.models.plan import load_plan
 from stockplan.models.validation import load_problem
@@ -219,7 +220,7 @@ def assert_plan_checks_out(client: httpx.Client, view: dict[str, Any], problem: 
     assert plan["job_id"] == view["id"]
     ev = evaluate(load_problem(problem), load_plan(plan["plan"]))
     assert ev.feasible, (view["id"], [v.message for v in ev.violations][:5])
-    assert abs(ev.cost - plan["cost"]) <= 1e-6 * max(1.0, abs(plan["cost"])), (view["id"], ev.cost, plan["cost"])
+    assert plan["cost"] == money(ev.cost), (view["id"], ev.cost, plan["cost"])  # rounded to the cent on the wire
 
 
 def submit(client: httpx.Client, problem: dict[str, Any], **options: Any) -> str:

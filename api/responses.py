@@ -263,20 +263,24 @@ class Quote(PromiseQuote):
 
 
 class JobOptionsView(WireModel):
-    """How the job is solved, as resolved when it was submitted (the time limit capped)."""
+    """How the job is solved, as resolved when it was submitted (the time limit capped).
 
-    time_limit: float
-    gap: float
-    backend: str
-    method: str
-    seed: int
-    explain: bool
+    A job of a batch run (``stockplan batch --store``) records only what the run was given:
+    ``time_limit`` and ``gap`` (null: the problem's own settings) and ``explain``.
+    """
+
+    time_limit: float | None = None
+    gap: float | None = None
+    backend: str | None = None
+    method: str | None = None
+    seed: int | None = None
+    explain: bool | None = None
 
 
 class JobProgress(WireModel):
     """What a running solve has done so far (fields without a value are left out)."""
 
-    phase: str
+    phase: str | None = None
     detail: str | None = None
     best_cost: Money | None = None
     bound: Money | None = None

@@ -182,3 +182,19 @@ def test_the_vendored_assets_are_the_ones_the_notes_name() -> None:
         assert hashlib.sha256((static / name).read_bytes()).hexdigest() in notes, name
     for name in ("swagger-ui.LICENSE", "swagger-ui.NOTICE", "redoc.LICENSE"):
         assert (static / name).stat().st_size > 0, name
+
+
+def test_a_batch_runs_job_is_listed_with_the_options_it_recorded(client: TestClient) -> None:
+    from stockplan.api.db import Job, JobState
+
+    options = {"time_limit": None, "gap": None, "explain": True}  # what `stockplan batch --store` records
+    with client.app.state.sessions() as s:  # type: ignore[attr-defined]
+        job = Job(state=JobState.SUCCEEDED, scenario="batch-1", problem=example_problem("three-customers"),
+                  options=options, created_by="batch:r1", attempts=1, outcome="optimal")
+        s.add(job)
+        s.commit()
+        job_id = job.id
+    one = client.get(f"/v1/jobs/{job_id}")
+    assert one.status_code == 200, one.text
+    assert {k: v for k, v in one.json()["options"].items() if k in options} == options
+    assert [j["id"] for j in client.get("/v1/jobs").json()] == [job_id]

@@ -561,7 +561,7 @@ def _document_bodies(app: FastAPI) -> None:
         ref = "#/components/schemas/{model}"
         for (path, method), model in [*bodies.items(), *((k, Problem) for k in validate_body)]:
             schema = model.model_json_schema(ref_template=ref)
-            components.update(schema.pop("$defs", {}))
+            components.update(schema.pop("$defs", {}))  # the same models the answers use (one schema per model)
             components[model.__name__] = schema
             doc["paths"][path][method]["requestBody"] = {
                 "required": True,

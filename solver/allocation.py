@@ -94,11 +94,19 @@ def follow_policy(ix: ProblemIndex, plan: Decisions) -> Decisions:
     policy = ix.problem.settings.policy
     if policy == Policy.MIN_COST or ix.n_lines == 0:
         return plan
-    return _Reallocation(ix, _Rules(
+    realloc = _Reallocation(ix, _Rules(
         priority=policy in (Policy.PRIORITY, Policy.PRIORITY_FAIR_SHARE),
         share=policy in (Policy.FAIR_SHARE, Policy.PRIORITY_FAIR_SHARE),
         ties=ties_go_to_older_orders(ix.problem),
-    )).run(plan)
+    ))
+    out = realloc.run(plan)
+    if realloc.unfollowed:
+        # The rules of thumb above place units one move at a time; where they end with a rule
+        # broken, an exact hand-out of the same supply (a small MIP per SKU) finds one that keeps them.
+        from stockplan.solver.policy_repair import hand_out_exactly
+
+        out = hand_out_exactly(ix, out, realloc.unfollowed)
+    return out
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,7 @@ class _Reallocation:
         self.moving = [k in self.lines_of and not has_minimum[k] and self._binds(self.lines_of[k])
                        for k in range(len(ix.skus))]
         self.greedy_got: dict[int, list[Delivery]] = defaultdict(list)  # the plan's own deliveries
+        self.unfollowed: list[int] = []  # SKUs whose hand-out still breaks a rule
 
     def _binds(self, lines: list[int]) -> bool:
         """Whether the policy compares any two of a SKU's lines (else its allocation is free)."""
@@ -239,6 +248,8 @@ class _Reallocation:
                            need={i: self.qty[i] for i in self.lines_of[k]},
                            lines=sorted(self.lines_of[k], key=self._queue_key))
             got = st.got if self._hand_out(k, st) else self.greedy_got
+            if self._broken(st, got):
+                self.unfollowed.append(k)
             self._emit(st.lines, got, ships, po_lines)
         pos = [po if n not in po_lines else po.model_copy(update={"lines": po_lines[n]})
                for n, po in enumerate(plan.purchase_orders)]

@@ -158,6 +158,8 @@ def generated(seed: int, policy: str, dated: bool, **overrides: Any) -> Problem:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), policy=st.sampled_from(["priority", "fair_share", "priority_fair_share"]),
        dated=st.booleans())
+@example(seed=1009, policy="priority_fair_share", dated=False)  # the rules of thumb broke one rule; exact now
+@example(seed=437, policy="priority_fair_share", dated=True)
 def test_greedy_plans_of_generated_problems_follow_their_policy(seed: int, policy: str, dated: bool) -> None:
     problem = generated(seed, policy, dated)
     for p in (problem, problem.canonical()):

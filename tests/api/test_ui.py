@@ -159,8 +159,8 @@ def test_plan_page_is_a_work_queue_with_exceptions_first(shared: Any) -> None:
     # The other sections are pages of their own, linked from every plan page.
     for name in ("purchase-orders", "shipments", "notices", "stock", "audit"):
         assert f'href="/ui/plans/{plan["id"]}/{name}"' in html
-    assert f'href="/v1/plans/{plan["id"]}/export?format=csv"' in html
-    assert f'href="/v1/plans/{plan["id"]}/export?format=json"' in html
+    assert f'href="/v1/plans/{plan["id"]}/export.csv"' in html
+    assert f'href="/v1/plans/{plan["id"]}/export"' in html
     assert f'/ui/compare?a={plans["old"]["id"]}&amp;b={plan["id"]}' in html  # from the plan it superseded
 
 

@@ -60,7 +60,7 @@ def test_approve_everything_from_one_supplier_then_export(client: TestClient) ->
     assert [i for i, st in enumerate(states(client, pid)) if st == "approved"] == theirs
     head = section(client.get(f"/ui/plans/{pid}").text, "attention")
     assert f"open purchase orders from {supplier}" not in head  # nothing left to decide there
-    exported = client.get(f"/v1/plans/{pid}/export?format=csv").text.splitlines()
+    exported = client.get(f"/v1/plans/{pid}/export.csv").text.splitlines()
     assert len(exported) == 1 + len(theirs) and all(f",{supplier}," in row for row in exported[1:])
     # "All matching" follows the filters: rejecting the other suppliers' leaves this one's approved.
     others = client.post(f"/ui/plans/{pid}/bulk", follow_redirects=False,

@@ -182,11 +182,13 @@ def _observe(app: FastAPI, job_id: str) -> None:
 
 
 
-#: The OpenAPI document's security scheme of the writes. It only documents the header: :func:`writer`
-#: reads ``Authorization`` itself (a key is needed only once keys are configured).
+#: The OpenAPI document's security scheme of the writes and of the POSTs that compute (validate, evaluate,
+#: promise quotes). It only documents the header: :func:`writer` reads ``Authorization`` itself (a key is
+#: needed only once keys are configured). The GET routes stay open.
 BEARER = HTTPBearer(scheme_name="bearerAuth", auto_error=False,
-                    description="An API key (`stockplan keys create`): `Authorization: Bearer <key>`. Needed on "
-                                "every write once a key exists; without any key (local development) none is.")
+                    description="An API key (`stockplan keys create`): `Authorization: Bearer <key>`. Needed once "
+                                "a key exists on every write and on every POST that computes (validate, evaluate, "
+                                "promise quotes); without any key (local development) none is. GETs stay open.")
 
 
 def writer(request: Request, s: SessionDep,
@@ -205,6 +207,8 @@ def writer(request: Request, s: SessionDep,
 
 
 WriterDep = Annotated[str, Depends(writer)]
+#: The same check on the POSTs that spend CPU without writing (validate, evaluate, promise quotes).
+CallerDep = WriterDep
 
 
 async def body_json(request: Request) -> Any:
@@ -232,6 +236,13 @@ JOB_HEADERS = {
                     "schema": {"type": "string"}},
     "Idempotent-Replayed": {"description": "`true` when an `Idempotency-Key` gave back an existing job",
                             "schema": {"type": "string"}},
+}
+TOO_MANY_JOBS = {
+    "description": "with API keys: the key's owner has `STOCKPLAN_MAX_JOBS_PER_KEY` jobs queued or running "
+                   "already; the problem details say the `limit` and how many are `queued` and `running`. "
+                   "A replayed `Idempotency-Key` is never refused.",
+    "headers": {"Retry-After": {"description": "seconds until one of the owner's running jobs is due to end",
+                                "schema": {"type": "string"}}},
 }
 EXPORT_CONFLICT = {"description": "the approved items break rules on their own; errors lists each "
                                   "(path: the rule, message: what breaks)"}
@@ -265,7 +276,8 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
               responses={202: {"description": "queued or running: poll `Location`", "headers": JOB_HEADERS},
                          200: {"model": JobView, "headers": JOB_HEADERS,
                                "description": "finished (within `wait`, or a replayed `Idempotency-Key` of a "
-                                              "finished job), with its plan inline"}})
+                                              "finished job), with its plan inline"},
+                         429: TOO_MANY_JOBS})
     async def create_job(
         request: Request,
         s: SessionDep,
@@ -273,12 +285,19 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         wait: Annotated[float, Query(ge=0, le=3600, description="Seconds to wait for the plan (capped)")] = 0.0,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Response:
-        """Submit a problem; 202 with ``Location``, or with ``wait`` the finished job and its plan inline."""
+        """Submit a problem; 202 with ``Location``, or with ``wait`` the finished job and its plan inline.
+
+        ``Idempotency-Key``: the same key and body give back the same job (``Idempotent-Replayed: true``),
+        unless that job failed on the server's side (``failure: server``): then a new job starts (202).
+        With API keys, a key's owner may have ``STOCKPLAN_MAX_JOBS_PER_KEY`` jobs queued or running; one
+        more is 429 with ``Retry-After``.
+        """
         raw = await body_json(request)
         if not isinstance(raw, dict):
             raise ApiError(422, "the body must be a JSON object", [FieldError("body", "not an object")])
         req = validated(JobRequest, raw)
-        job, created = services.submit_job(s, req, raw, settings, actor, idempotency_key)
+        per_owner = settings.max_jobs_per_key if auth.keys_configured(s) else None
+        job, created = services.submit_job(s, req, raw, settings, actor, idempotency_key, per_owner)
         if created and request.app.state.runner is not None:
             request.app.state.runner.wake()
         job = await _wait_for(request, job.id, min(wait, settings.max_wait))
@@ -314,7 +333,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
 
     @app.post("/v1/problems:validate", tags=["problems"], operation_id="validateProblem",
               response_model=ValidationResult)
-    async def validate_problem(request: Request) -> dict[str, Any]:
+    async def validate_problem(request: Request, _caller: CallerDep) -> dict[str, Any]:
         """200 with a summary when valid; 422 listing every bad field by its JSON path.
 
         ``warnings`` lists what is valid but probably not meant (safety stock the model
@@ -330,7 +349,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
                 "periods": problem.horizon.periods, "warnings": warnings}
 
     @app.post("/v1/plans:evaluate", tags=["plans"], operation_id="evaluatePlan", response_model=Evaluation)
-    async def evaluate_plan(request: Request) -> dict[str, Any]:
+    async def evaluate_plan(request: Request, _caller: CallerDep) -> dict[str, Any]:
         """A plan (edited by a planner, say) checked by the evaluator: violations and cost.
 
         ``plan`` is the decisions only or a whole plan as solved; a plan record as
@@ -462,7 +481,7 @@ def _routes(app: FastAPI, settings: ServiceSettings) -> None:
         return _export_csv(plan_id, s)
 
     @app.post("/v1/plans/{plan_id}/promises", tags=["plans"], operation_id="quotePromise", response_model=Quote)
-    async def promise(request: Request, plan_id: str, s: SessionDep) -> dict[str, Any]:
+    async def promise(request: Request, plan_id: str, s: SessionDep, _caller: CallerDep) -> dict[str, Any]:
         """The earliest date a prospective order can be delivered against this plan (no re-solve)."""
         from stockplan.models.plan import Decisions
         from stockplan.solver.promise import PromiseError
@@ -601,7 +620,8 @@ PROBLEM_DETAILS = {
             "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}},
     },
 }
-ERROR_TEXT = {"401": "no or a bad API key", "404": "no such job or plan", "409": "conflicts with the current state",
+ERROR_TEXT = {"401": "no or a bad API key", "429": "too many jobs queued or running for this API key",
+              "404": "no such job or plan", "409": "conflicts with the current state",
               "413": "body too large", "415": "not JSON", "422": "invalid fields, each named by its path",
               "503": "not ready", "500": "unexpected error"}
 
@@ -609,9 +629,10 @@ ERROR_TEXT = {"401": "no or a bad API key", "404": "no such job or plan", "409":
 def _document_errors(doc: dict[str, Any]) -> None:
     """Every error answer as problem+json in the OpenAPI document, each route with the codes it can answer.
 
-    401 on the writes (those with the ``bearerAuth`` security requirement), 404 on an unknown id,
-    409 on a decided or superseded plan, a finished job or an export whose approved items break a
-    rule, 413 and 415 on bodies, 422 on invalid fields, 503 from ``/readyz``, 500 anywhere.
+    401 on the routes with the ``bearerAuth`` security requirement (the writes and the computing POSTs),
+    429 where a route declares it (``submitJob``), 404 on an unknown id, 409 on a decided or superseded
+    plan, a finished job or an export whose approved items break a rule, 413 and 415 on bodies, 422 on
+    invalid fields, 503 from ``/readyz``, 500 anywhere.
     FastAPI's own 422 schema (``HTTPValidationError``) is replaced: this service answers problem+json.
     """
     schemas = doc["components"]["schemas"]
@@ -634,10 +655,12 @@ def _document_errors(doc: dict[str, Any]) -> None:
                 codes.add("503")
             if op.get("parameters"):
                 codes.add("422")
+            codes |= {code for code in op["responses"] if code in ERROR_TEXT}  # declared by the route (429)
             for code in sorted(codes):
                 known = op["responses"].get(code, {})
                 op["responses"][code] = {"description": known.get("description", ERROR_TEXT[code]),
-                                         "content": content}
+                                         "content": content} | ({"headers": known["headers"]}
+                                                                if "headers" in known else {})
 
 
 __all__ = ["create_app"]

@@ -51,11 +51,26 @@ class JobState:
     FAILED = "failed"
     CANCELED = "canceled"
     FINISHED = (SUCCEEDED, FAILED, CANCELED)
+    UNFINISHED = (QUEUED, RUNNING)
+
+
+class Failure:
+    """Why a failed job failed (``jobs.failure``), set where the job is failed, never read from its reason.
+
+    ``server``: the service let it down (its worker died, the watchdog stopped it, a server restart
+    interrupted it out of attempts, no worker could start, the solver raised): its ``Idempotency-Key``
+    may be submitted again and starts a new job. ``client``: the request's own fault (the problem is
+    invalid or has no feasible plan): the same request would fail the same way, so its key replays it.
+    """
+
+    SERVER = "server"
+    CLIENT = "client"
 
 
 class Job(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ux_jobs_batch_scenario", "batch_id", "scenario", unique=True),)
+    __table_args__ = (Index("ux_jobs_batch_scenario", "batch_id", "scenario", unique=True),
+                      Index("ix_jobs_created_by_state", "created_by", "state"))  # the per-key job limit
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED, index=True)
@@ -75,6 +90,14 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(16))  # the plan's status: optimal, feasible, time_limit
     reason: Mapped[str | None] = mapped_column(Text)  # why it failed or was canceled
+    #: A failed job's kind of failure (:class:`Failure`); None for any other state (and jobs failed before 0006).
+    failure: Mapped[str | None] = mapped_column(String(16))
+    #: The ``Idempotency-Key`` this job gave up when a retry with it started a new job (``retried_by``).
+    released_idempotency_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    #: The job that the retry of this server-side failure started (the key now belongs to it).
+    retried_by: Mapped[str | None] = mapped_column(String(32))
+    #: The job this one retries (a server-side failure with the same ``Idempotency-Key`` and body).
+    retry_of: Mapped[str | None] = mapped_column(String(32))
     solve_seconds: Mapped[float | None] = mapped_column(Float)
     plan_id: Mapped[str | None] = mapped_column(String(32))
     #: The batch run that solved it (``stockplan batch``); its problem's name is the scenario.

@@ -38,6 +38,7 @@ TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -47,13 +48,15 @@ class ApiError(Exception):
     """An error to answer with problem details."""
 
     def __init__(self, status: int, detail: str, errors: list[FieldError] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.status, self.detail, self.errors, self.headers = status, detail, errors, headers
+        self.extensions = extensions  # RFC 9457 extension members (e.g. a 429's limit and counts)
 
 
 def problem_response(status: int, detail: str, errors: list[FieldError] | None = None,
-                     headers: dict[str, str] | None = None, instance: str | None = None) -> JSONResponse:
+                     headers: dict[str, str] | None = None, instance: str | None = None,
+                     extensions: dict[str, Any] | None = None) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://stockplan.dev/problems/{status}",
         "title": TITLES.get(status, "Error"),
@@ -64,13 +67,14 @@ def problem_response(status: int, detail: str, errors: list[FieldError] | None =
         body["instance"] = instance
     if errors is not None:
         body["errors"] = [{"path": e.path, "message": e.message} for e in errors]
+    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, exc.errors, exc.headers, request.url.path)
+        return problem_response(exc.status, exc.detail, exc.errors, exc.headers, request.url.path, exc.extensions)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

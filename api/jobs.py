@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from stockplan.api.db import Job, JobState, PlanRow, make_engine, new_id, now, session_factory
+from stockplan.api.db import Failure, Job, JobState, PlanRow, make_engine, new_id, now, session_factory
 from stockplan.api.executors import Executor as TaskExecutor
 from stockplan.api.executors import LocalExecutor
 from stockplan.api.review_index import index_plan
@@ -175,13 +175,17 @@ def _solve_and_store(sessions: sessionmaker, job_id: str, run_token: str) -> Non
         plan = solve(problem, options, backend=opts.get("backend", "highs"), method=opts.get("method", "auto"),
                      explain=bool(opts.get("explain", True)))
     except Exception as exc:  # the job fails with the reason; the service goes on
+        from stockplan.models.validation import ProblemError
+
         log.exception("job %s failed", job_id)
+        # An invalid problem is the request's fault; anything else the solver raises is the service's.
+        kind = Failure.CLIENT if isinstance(exc, ProblemError) else Failure.SERVER
         _finish(sessions, job_id, run_token, JobState.FAILED, reason=f"{type(exc).__name__}: {exc}",
-                seconds=time.perf_counter() - started)
+                seconds=time.perf_counter() - started, failure=kind)
         return
     if plan.has_no_plan:  # a backend error with the greedy plan attached still stores that plan (status error)
         _finish(sessions, job_id, run_token, JobState.FAILED, reason=plan.message or "no feasible plan",
-                seconds=plan.solve_seconds)
+                seconds=plan.solve_seconds, failure=Failure.CLIENT)
         return
     _store_plan(sessions, job_id, run_token, plan.model_dump(mode="json", exclude_none=True), plan.status,
                 plan.cost, plan.bound, plan.gap, plan.solve_seconds, problem)
@@ -224,13 +228,20 @@ def _store_plan(
 def _finish(
     sessions: sessionmaker,
     job_id: str, run_token: str | None, state: str, reason: str, seconds: float | None = None,
+    failure: str | None = None,
 ) -> bool:
-    """End a job without a plan (only if it is still the run ``run_token``; None: any unfinished run)."""
+    """End a job without a plan (only if it is still the run ``run_token``; None: any unfinished run).
+
+    A failed job records whose fault it was (``failure``, a :class:`Failure`): the server's unless said otherwise.
+    """
+    if state == JobState.FAILED and failure is None:
+        failure = Failure.SERVER
     with sessions() as s, s.begin():
         q = update(Job).where(Job.id == job_id, Job.state.not_in(JobState.FINISHED))
         if run_token is not None:
             q = q.where(Job.run_token == run_token)
-        res = s.execute(q.values(state=state, reason=reason, finished_at=now(), solve_seconds=seconds))
+        res = s.execute(q.values(state=state, reason=reason, finished_at=now(), solve_seconds=seconds,
+                                       failure=failure if state == JobState.FAILED else None))
         return bool(res.rowcount)
 
 
@@ -243,7 +254,7 @@ def recover_jobs(sessions: sessionmaker, max_attempts: int) -> dict[str, int]:
     with sessions() as s, s.begin():
         for job in s.scalars(select(Job).where(Job.state == JobState.RUNNING)).all():
             if job.attempts >= max_attempts:
-                job.state, job.finished_at = JobState.FAILED, now()
+                job.state, job.finished_at, job.failure = JobState.FAILED, now(), Failure.SERVER
                 job.reason = f"interrupted by a server restart {job.attempts} time(s); not retried again"
                 counts["failed"] += 1
             elif job.cancel_requested:
@@ -328,10 +339,11 @@ class JobRunner:
                         "canceled while running; the solver stopped before it had a plan")
             elif run.killed_at is not None:
                 _finish(self.sessions, job_id, run.token, JobState.FAILED,
-                        "the solver overran its time limit and was stopped by the watchdog")
+                        "the solver overran its time limit and was stopped by the watchdog", failure=Failure.SERVER)
             else:
                 _finish(self.sessions, job_id, run.token, JobState.FAILED,
-                        f"the worker process died (exit code {run.handle.exit_code()}) without a result")
+                        f"the worker process died (exit code {run.handle.exit_code()}) without a result",
+                        failure=Failure.SERVER)
             if self.on_finish is not None:
                 self.on_finish(job_id)
 
@@ -373,7 +385,7 @@ class JobRunner:
             except Exception as exc:
                 log.exception("could not start a worker for job %s", job_id)
                 _finish(self.sessions, job_id, token, JobState.FAILED,
-                        f"could not start a worker: {type(exc).__name__}: {exc}")
+                        f"could not start a worker: {type(exc).__name__}: {exc}", failure=Failure.SERVER)
                 continue
             # The solve keeps its limit (report and pricing included); the grace covers start-up and writing.
             self._running[job_id] = _Running(job_id, token, handle, time.monotonic() + limit + self.grace)

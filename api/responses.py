@@ -307,6 +307,14 @@ class JobView(WireModel):
     options: JobOptionsView
     outcome: str | None
     reason: str | None
+    failure: Literal["server", "client"] | None = Field(
+        None, description="a failed job's kind of failure: `server` (a worker died, the watchdog stopped it, a server "
+                    "restart interrupted it out of attempts): its `Idempotency-Key` may be retried and starts a "
+                    "new job; `client` (the problem is invalid or has no feasible plan): the key replays it")
+    retry_of: str | None = Field(None, description="the job (failed on the server's side) this one retries with the "
+                                             "same `Idempotency-Key`")
+    retried_by: str | None = Field(None, description="the job a retry of this server-side failure started (it holds "
+                                               "the `Idempotency-Key` now)")
     attempts: int
     cancel_requested: bool
     plan_id: str | None

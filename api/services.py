@@ -7,18 +7,20 @@ its audit entry are written in one transaction.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from stockplan.api.db import AuditEntry, ItemDecision, Job, JobState, PlanRow, now
+from stockplan.api.db import AuditEntry, Failure, ItemDecision, Job, JobState, PlanRow, new_id, now
 from stockplan.api.errors import ApiError
 from stockplan.api.jobs import request_hash
 from stockplan.api.schemas import BulkDecisionRequest, DecisionRequest, EditRequest, JobRequest
@@ -76,21 +78,29 @@ def parse_problem(data: Any, prefix: str = "problem") -> Problem:
 
 def submit_job(
     s: Session, req: JobRequest, raw: dict[str, Any], settings: ServiceSettings, actor: str,
-    idempotency_key: str | None,
+    idempotency_key: str | None, per_owner_limit: int | None = None,
 ) -> tuple[Job, bool]:
     """Queue a job (after validating its problem); return it and whether it is new.
 
     With an ``Idempotency-Key``: the same key and body give back the same job; the
-    same key with another body is refused (422).
+    same key with another body is refused (422). A job of that key that failed for a
+    server-side reason (``failure == "server"``) is not given back: the retry starts a
+    new job, which takes the key over (the old job keeps it in ``released_idempotency_key``).
+
+    ``per_owner_limit`` (with API keys): at most that many jobs of ``actor`` queued or
+    running, the new one included; one more is refused (429 with ``Retry-After``). A replay
+    is not a new job and is never refused.
     """
     digest = request_hash(raw)
+    retried: Job | None = None
     if idempotency_key is not None:
         existing = s.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
         if existing is not None:
             if existing.request_hash != digest:
-                raise ApiError(422, "this Idempotency-Key was used with another request body",
-                               [FieldError("Idempotency-Key", "reused with a different body")])
-            return existing, False
+                raise _key_reused()
+            if not resubmittable(existing):
+                return existing, False
+            retried = existing
     from stockplan.solver.backends.base import DEFAULT_GAP
 
     problem = parse_problem(req.problem)  # nothing invalid reaches a solver
@@ -100,19 +110,88 @@ def submit_job(
     gap = req.options.gap if req.options.gap is not None else problem.settings.gap
     options = req.options.model_dump() | {"time_limit": min(limit, settings.max_time_limit),
                                           "gap": DEFAULT_GAP if gap is None else gap}
-    job = Job(problem=req.problem, options=options, scenario=req.scenario, idempotency_key=idempotency_key,
-              request_hash=digest, created_by=actor)
-    s.add(job)
+    job = Job(id=new_id(), problem=req.problem, options=options, scenario=req.scenario,
+              idempotency_key=idempotency_key, request_hash=digest, created_by=actor,
+              retry_of=retried.id if retried is not None else None)
     try:
+        if per_owner_limit is not None:
+            _lock_owner(s, actor)
+        if retried is not None:
+            # Conditional: of two concurrent retries only one takes the key over; the other replays its job.
+            res = s.execute(update(Job).where(Job.id == retried.id, Job.idempotency_key == idempotency_key)
+                            .values(idempotency_key=None, released_idempotency_key=idempotency_key,
+                                    retried_by=job.id))
+            if not res.rowcount:  # type: ignore[attr-defined]
+                s.rollback()
+                return _replay(s, idempotency_key, digest)
+        s.add(job)
+        s.flush()
+        if per_owner_limit is not None:
+            _check_owner_limit(s, actor, per_owner_limit)
         s.commit()
     except IntegrityError:  # a concurrent retry with the same key won the race
         s.rollback()
-        existing = s.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
-        if existing is None or existing.request_hash != digest:
-            raise ApiError(422, "this Idempotency-Key was used with another request body",
-                           [FieldError("Idempotency-Key", "reused with a different body")]) from None
-        return existing, False
+        return _replay(s, idempotency_key, digest)
+    except ApiError:
+        s.rollback()
+        raise
     return job, True
+
+
+def resubmittable(job: Job) -> bool:
+    """Whether a job's ``Idempotency-Key`` starts a new job when submitted again: it failed on the server's side."""
+    return job.state == JobState.FAILED and job.failure == Failure.SERVER
+
+
+def _key_reused() -> ApiError:
+    return ApiError(422, "this Idempotency-Key was used with another request body",
+                    [FieldError("Idempotency-Key", "reused with a different body")])
+
+
+def _replay(s: Session, idempotency_key: str | None, digest: str) -> tuple[Job, bool]:
+    existing = s.scalar(select(Job).where(Job.idempotency_key == idempotency_key)) if idempotency_key else None
+    if existing is None or existing.request_hash != digest:
+        raise _key_reused() from None
+    return existing, False
+
+
+def _lock_owner(s: Session, owner: str) -> None:
+    """PostgreSQL: serialize one owner's submissions (until commit) so that two at once cannot both pass the limit.
+
+    SQLite needs nothing: the new job's INSERT takes the database's write lock before the count.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(1936682348, hashtext(:owner))"), {"owner": owner})
+
+
+def _check_owner_limit(s: Session, owner: str, limit: int) -> None:
+    """429 when ``owner`` has more than ``limit`` jobs queued or running (the one just added included)."""
+    rows = s.execute(select(Job.state, func.count()).where(Job.created_by == owner, Job.state.in_(JobState.UNFINISHED))
+                     .group_by(Job.state)).all()
+    counts = {str(state): int(n) for state, n in rows}
+    queued, running = counts.get(JobState.QUEUED, 0) - 1, counts.get(JobState.RUNNING, 0)
+    if queued + running < limit:
+        return
+    raise ApiError(
+        429, f"at most {limit} jobs per API key may be queued or running; {owner!r} has {queued + running} "
+             f"({queued} queued, {running} running): retry when one has finished, or cancel one",
+        headers={"Retry-After": str(_retry_after(s, owner))},
+        extensions={"limit": limit, "queued": queued, "running": running})
+
+
+def _retry_after(s: Session, owner: str) -> int:
+    """Seconds until the owner's first running job is due to end (by its time limit); 5 while none runs."""
+    rows = s.execute(select(Job.started_at, Job.options).where(Job.created_by == owner,
+                                                               Job.state == JobState.RUNNING)).all()
+    clock = now()
+    left = []
+    for started, options in rows:
+        if started is None:
+            continue
+        if started.tzinfo is None:  # SQLite gives the stored UTC time back without its zone
+            started = started.replace(tzinfo=dt.UTC)
+        left.append(float(options.get("time_limit", 60.0)) - (clock - started).total_seconds())
+    return max(1, math.ceil(min(left))) if left else 5
 
 
 def _by_id(s: Session, model: type[R], key: str, what: str) -> R:
@@ -153,6 +232,9 @@ def job_view(job: Job, plan: dict[str, Any] | None = None) -> dict[str, Any]:
         "options": job.options,
         "outcome": job.outcome,
         "reason": job.reason,
+        "failure": job.failure,
+        "retry_of": job.retry_of,
+        "retried_by": job.retried_by,
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
         "plan_id": job.plan_id,

@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     #: ``local`` only: warm worker processes (solver imported, ready) instead of a fresh interpreter per job.
     warm_workers: bool = True
     scheduler: str | None = None
+    #: With API keys: jobs one key's owner may have queued or running at once; one more is refused (429).
+    max_jobs_per_key: int = Field(default=4, ge=1)
     #: Seconds between scans of the job table by the dispatcher.
     poll_interval: float = Field(default=0.05, gt=0)
 

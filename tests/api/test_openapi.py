@@ -74,6 +74,9 @@ ANSWERS = {
 }
 WRITES = {("/v1/jobs", "post"), ("/v1/jobs/{job_id}", "delete"), ("/v1/plans/{plan_id}/decisions", "post"),
           ("/v1/plans/{plan_id}/decisions:bulk", "post"), ("/v1/plans/{plan_id}/edits", "post")}
+#: The POSTs that spend CPU without writing: like the writes, they need the key once keys exist.
+COMPUTING = {("/v1/problems:validate", "post"), ("/v1/plans:evaluate", "post"), ("/v1/plans/{plan_id}/promises", "post")}
+KEYED = WRITES | COMPUTING
 BODIES = {
     "/v1/jobs": "JobRequestDoc", "/v1/problems:validate": "Problem", "/v1/plans:evaluate": "EvaluateRequestDoc",
     "/v1/plans/{plan_id}/decisions": "DecisionRequest", "/v1/plans/{plan_id}/promises": "PromiseRequest",
@@ -212,11 +215,21 @@ def test_the_api_key_is_a_bearer_security_scheme(document: dict[str, Any]) -> No
     for path, method, op in operations(document):
         names = {p["name"].lower() for p in op.get("parameters", [])}
         assert "authorization" not in names, (method, path)  # the header is the scheme's, not a parameter
-        if (path, method) in WRITES:
+        if (path, method) in KEYED:
             assert op["security"] == [{"bearerAuth": []}], (method, path)
             assert "401" in op["responses"], (method, path)
         else:
             assert "security" not in op and "401" not in op["responses"], (method, path)
+
+
+def test_submit_job_documents_the_per_key_limit(document: dict[str, Any]) -> None:
+    too_many = document["paths"]["/v1/jobs"]["post"]["responses"]["429"]
+    assert too_many["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    assert set(too_many["headers"]) == {"Retry-After"} and "STOCKPLAN_MAX_JOBS_PER_KEY" in too_many["description"]
+    others = {(path, method) for path, method, op in operations(document) if "429" in op["responses"]}
+    assert others == {("/v1/jobs", "post")}
+    job = document["components"]["schemas"]["JobView"]["properties"]
+    assert {"failure", "retry_of", "retried_by"} <= set(job)
 
 
 def test_the_csv_export_is_text_csv_only(document: dict[str, Any]) -> None:
@@ -258,14 +271,14 @@ def with_error_contract(doc: dict[str, Any]) -> dict[str, Any]:
     doc["components"]["schemas"]["ProblemDetails"] = PROBLEM_DETAILS
     problem = {"description": "RFC 9457 problem details",
                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
-    for path, _method, op in operations(doc):
+    for path, method, op in operations(doc):
         responses = op["responses"]
         codes = {code for code in responses if code.startswith(("4", "5"))}
         if "{" in path:
             codes.add("404")
-        if op.get("security"):  # the writes
+        if op.get("security"):  # the writes and the computing POSTs
             codes.add("401")
-            if "{" in path:
+            if "{" in path and (path, method) in WRITES:
                 codes.add("409")  # a finished job, a decided or superseded plan
         if "requestBody" in op:
             codes |= {"413", "415", "422"}

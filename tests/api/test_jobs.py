@@ -1,14 +1,18 @@
-"""``/v1/jobs``: submit, poll, wait, cancel, idempotent retries — on SQLite and PostgreSQL."""
+"""``/v1/jobs``: submit, poll, wait, cancel, idempotent retries (and retries of server-side failures) — on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from stockplan.api.app import create_app
+from stockplan.api.db import Failure, Job, JobState, now
 from stockplan.api.responses import money
 from stockplan.models.plan import load_plan
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
-from tests.api.conftest import example_problem, wait_for_job
+from tests.api.conftest import example_problem, service_settings, wait_for_job
 
 
 def test_submit_poll_and_fetch_the_plan(client: TestClient) -> None:
@@ -154,3 +158,79 @@ def test_a_job_with_a_shipment_fee_ships_once_and_reports_its_fees(client: TestC
     checked = client.post("/v1/plans:evaluate", json={"problem": problem, "plan": plan}).json()
     assert checked["feasible"] and abs(checked["shipment_fees"] - 10.0) < 1e-9
     assert abs(checked["objective"] - checked["cost"] - 10.0) < 1e-9
+
+
+# ---------------------------------------------------------------------------------------------- retries of failures
+
+
+def fail_job(client: TestClient, job_id: str, failure: str | None, reason: str) -> None:
+    """End a job as the runner would have: failed, with its kind of failure."""
+    with client.app.state.sessions() as s, s.begin():  # type: ignore[attr-defined]
+        s.execute(update(Job).where(Job.id == job_id).values(state=JobState.FAILED, failure=failure, reason=reason,
+                                                             finished_at=now(), attempts=2))
+
+
+def test_a_key_whose_job_failed_on_the_servers_side_starts_a_new_job(database_url: str) -> None:
+    body = {"problem": example_problem("three-customers")}
+    key = {"Idempotency-Key": "order-sync-7"}
+    with TestClient(create_app(service_settings(database_url), run_jobs=False)) as c:
+        first = c.post("/v1/jobs", json=body, headers=key)
+        assert first.status_code == 202
+        old = first.json()["id"]
+        fail_job(c, old, Failure.SERVER, "interrupted by a server restart 2 time(s); not retried again")
+        assert c.get(f"/v1/jobs/{old}").json()["failure"] == "server"
+
+        retry = c.post("/v1/jobs", json=body, headers=key)
+        assert retry.status_code == 202, retry.text
+        assert "Idempotent-Replayed" not in retry.headers
+        new = retry.json()["id"]
+        assert new != old and retry.json()["state"] == "queued" and retry.json()["retry_of"] == old
+        was = c.get(f"/v1/jobs/{old}").json()
+        assert was["state"] == "failed" and was["retried_by"] == new  # the old job is kept, as it ended
+        with c.app.state.sessions() as s:  # type: ignore[attr-defined]
+            row = s.get(Job, old)
+            assert row is not None and row.idempotency_key is None and row.released_idempotency_key == "order-sync-7"
+
+        # The key now belongs to the new job: the next retry replays it; another body is still refused.
+        again = c.post("/v1/jobs", json=body, headers=key)
+        assert again.status_code == 202 and again.json()["id"] == new
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other = c.post("/v1/jobs", json={**body, "scenario": "x"}, headers=key)
+        assert other.status_code == 422 and other.json()["errors"][0]["path"] == "Idempotency-Key"
+
+        # A retry that fails on the server's side again can be retried again.
+        fail_job(c, new, Failure.SERVER, "the worker process died (exit code -9) without a result")
+        third = c.post("/v1/jobs", json=body, headers=key)
+        assert third.status_code == 202 and third.json()["id"] not in (old, new)
+        assert third.json()["retry_of"] == new
+        newest = third.json()["id"]
+        assert len(c.get("/v1/jobs").json()) == 3
+
+    # The retry runs: a server with its runner solves it.
+    with TestClient(create_app(service_settings(database_url))) as c:
+        done = wait_for_job(c, newest)
+        assert done["state"] == "succeeded" and done["plan_id"], done
+        replay = c.post("/v1/jobs", json=body, headers=key)
+        assert replay.status_code == 200 and replay.json()["id"] == newest
+        assert replay.headers["Idempotent-Replayed"] == "true" and replay.json()["plan"]["id"] == done["plan_id"]
+
+
+def test_a_key_whose_job_failed_for_its_problems_own_reason_replays_the_failure(database_url: str) -> None:
+    body = {"problem": example_problem("three-customers")}
+    with TestClient(create_app(service_settings(database_url), run_jobs=False)) as c:
+        for key, failure in (("infeasible-1", Failure.CLIENT), ("before-0006", None)):
+            first = c.post("/v1/jobs", json=body, headers={"Idempotency-Key": key}).json()["id"]
+            fail_job(c, first, failure, "no feasible plan")
+            again = c.post("/v1/jobs", json=body, headers={"Idempotency-Key": key})
+            assert again.status_code == 200 and again.json()["id"] == first, again.text
+            assert again.headers["Idempotent-Replayed"] == "true"
+            assert again.json()["state"] == "failed" and again.json()["reason"] == "no feasible plan"
+            assert again.json()["failure"] == failure and again.json()["retried_by"] is None
+            other = c.post("/v1/jobs", json={**body, "scenario": "x"}, headers={"Idempotency-Key": key})
+            assert other.status_code == 422
+        # A canceled job is not a server-side failure either.
+        first = c.post("/v1/jobs", json=body, headers={"Idempotency-Key": "canceled"}).json()["id"]
+        assert c.delete(f"/v1/jobs/{first}").status_code == 200
+        again = c.post("/v1/jobs", json=body, headers={"Idempotency-Key": "canceled"})
+        assert again.json()["id"] == first and again.headers["Idempotent-Replayed"] == "true"
+        assert len(c.get("/v1/jobs").json()) == 3

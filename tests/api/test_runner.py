@@ -22,9 +22,9 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from stockplan.api import jobs, services
-from stockplan.api.db import Job, JobState, PlanRow, make_engine, migrate, new_id, session_factory
+from stockplan.api.db import Failure, Job, JobState, PlanRow, make_engine, migrate, new_id, session_factory
 from stockplan.api.jobs import JobRunner, _finish, _store_plan, recover_jobs
-from stockplan.models.validation import load_problem
+from stockplan.models.validation import FieldError, ProblemError, load_problem
 from tests.api.conftest import example_problem, wait_until
 
 GRACE = 0.1
@@ -588,3 +588,88 @@ def test_a_stale_worker_racing_a_restart_cannot_land_a_second_plan(database: tup
     plans = plans_of(sessions, job_id)
     assert per_job == 1, [(p.cost, p.id) for p in plans]
     assert row.plan_id == plans[0].id
+
+
+# ---------------------------------------------------------------------------------------------- failure kinds
+
+
+def test_the_runner_records_server_side_failures_and_a_retry_of_the_key_runs(
+    database: tuple[str, sessionmaker], runners: Runners
+) -> None:
+    """A worker that dies fails its job ``failure=server``; the same Idempotency-Key and body start a new job."""
+    from stockplan.api.schemas import JobRequest
+    from stockplan.api.settings import ServiceSettings
+
+    url, sessions = database
+    settings = ServiceSettings(database_url=url)
+    raw = {"problem": example_problem("three-customers")}
+    with sessions() as s:
+        crashed, created = services.submit_job(s, JobRequest.model_validate(raw), raw, settings, "alice", "key-1")
+    assert created
+    runner, _ = runners(dies_with(-signal.SIGKILL))
+    runner.start()
+    done = wait_finished(sessions, crashed.id)
+    assert done.state == JobState.FAILED and done.failure == Failure.SERVER and "exit code -9" in (done.reason or "")
+    crash(runner)
+
+    with sessions() as s:
+        retry, created = services.submit_job(s, JobRequest.model_validate(raw), raw, settings, "alice", "key-1")
+    assert created and retry.id != crashed.id and retry.retry_of == crashed.id
+    runner, _ = runners(solves_in(0.01))
+    runner.start()
+    solved = wait_finished(sessions, retry.id)
+    assert solved.state == JobState.SUCCEEDED and solved.failure is None and solved.plan_id
+    old = job(sessions, crashed.id)
+    assert old.state == JobState.FAILED and old.retried_by == retry.id and old.idempotency_key is None
+    with sessions() as s:  # and the key now replays the job that succeeded
+        replay, created = services.submit_job(s, JobRequest.model_validate(raw), raw, settings, "alice", "key-1")
+    assert not created and replay.id == retry.id
+
+
+def test_watchdog_restarts_and_spawn_failures_are_server_side(
+    database: tuple[str, sessionmaker], runners: Runners, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, sessions = database
+    clock = ShiftedClock()
+    monkeypatch.setattr(jobs, "time", clock)
+    unstarted = add_job(sessions)
+    runner, _ = runners(hang, fail_first_starts=1)
+    runner.start()
+    assert wait_finished(sessions, unstarted).failure == Failure.SERVER
+    stuck = add_job(sessions, time_limit=0.01)
+    runner.wake()
+    wait_until(lambda: runner.running == 1, what="the job to start")
+    clock.offset = 5.0
+    overran = wait_finished(sessions, stuck)
+    assert "watchdog" in (overran.reason or "") and overran.failure == Failure.SERVER
+    restarted = add_job(sessions, state=JobState.RUNNING, run_token="t", attempts=2)
+    recover_jobs(sessions, max_attempts=2)
+    assert job(sessions, restarted).state == JobState.FAILED and job(sessions, restarted).failure == Failure.SERVER
+    canceled = add_job(sessions, state=JobState.RUNNING, run_token="c", attempts=1, cancel_requested=True)
+    recover_jobs(sessions, max_attempts=2)
+    assert job(sessions, canceled).state == JobState.CANCELED and job(sessions, canceled).failure is None
+
+
+@pytest.mark.parametrize(("raised", "failure"), [
+    (None, Failure.CLIENT),  # the solve ends without a feasible plan: the problem's own reason
+    (ProblemError([FieldError("orders[0].sku", "unknown SKU")]), Failure.CLIENT),
+    (RuntimeError("the backend crashed"), Failure.SERVER),
+])
+def test_the_worker_tells_the_problems_failures_from_the_servers(
+    database: tuple[str, sessionmaker], monkeypatch: pytest.MonkeyPatch, raised: Exception | None, failure: str
+) -> None:
+    from stockplan.models.plan import Costs, Plan, Status
+    from stockplan.solver import solve as solve_module
+
+    def fake_solve(*_args: Any, **_kwargs: Any) -> Plan:
+        if raised is not None:
+            raise raised
+        return Plan(status=Status.ERROR, cost=0.0, costs=Costs(), backend="highs", solve_seconds=0.01,
+                    message="no feasible plan")
+
+    monkeypatch.setattr(solve_module, "solve", fake_solve)
+    _, sessions = database
+    job_id = add_job(sessions, state=JobState.RUNNING, run_token="run")
+    jobs._solve_and_store(sessions, job_id, "run")
+    done = job(sessions, job_id)
+    assert done.state == JobState.FAILED and done.failure == failure, done.reason

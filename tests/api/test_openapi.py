@@ -75,7 +75,8 @@ ANSWERS = {
 WRITES = {("/v1/jobs", "post"), ("/v1/jobs/{job_id}", "delete"), ("/v1/plans/{plan_id}/decisions", "post"),
           ("/v1/plans/{plan_id}/decisions:bulk", "post"), ("/v1/plans/{plan_id}/edits", "post")}
 #: The POSTs that spend CPU without writing: like the writes, they need the key once keys exist.
-COMPUTING = {("/v1/problems:validate", "post"), ("/v1/plans:evaluate", "post"), ("/v1/plans/{plan_id}/promises", "post")}
+COMPUTING = {("/v1/problems:validate", "post"), ("/v1/plans:evaluate", "post"),
+             ("/v1/plans/{plan_id}/promises", "post")}
 KEYED = WRITES | COMPUTING
 BODIES = {
     "/v1/jobs": "JobRequestDoc", "/v1/problems:validate": "Problem", "/v1/plans:evaluate": "EvaluateRequestDoc",
@@ -224,7 +225,8 @@ def test_the_api_key_is_a_bearer_security_scheme(document: dict[str, Any]) -> No
 
 def test_submit_job_documents_the_per_key_limit(document: dict[str, Any]) -> None:
     too_many = document["paths"]["/v1/jobs"]["post"]["responses"]["429"]
-    assert too_many["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    problem = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+    assert too_many["content"] == {"application/problem+json": problem}
     assert set(too_many["headers"]) == {"Retry-After"} and "STOCKPLAN_MAX_JOBS_PER_KEY" in too_many["description"]
     others = {(path, method) for path, method, op in operations(document) if "429" in op["responses"]}
     assert others == {("/v1/jobs", "post")}

@@ -9,6 +9,7 @@ serve`` refuses any address but loopback while no key exists.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import socket
 import subprocess
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from stockplan.api import auth
 from stockplan.api.app import create_app
-from stockplan.api.db import AuditEntry, Job, PlanRow
+from stockplan.api.db import AuditEntry, Job, PlanRow, now
 from tests.api.conftest import example_problem, service_settings, wait_for_job
 
 PROBLEM = "three-customers"
@@ -62,6 +63,13 @@ def solved_plan_id(client: TestClient, headers: dict[str, str] | None = None) ->
     return str(job["plan_id"])
 
 
+def computing_posts(plan_id: str) -> list[tuple[str, Any]]:
+    """The POSTs that spend CPU without writing anything, each with a body it answers 200 to."""
+    return [("/v1/problems:validate", example_problem(PROBLEM)),
+            ("/v1/plans:evaluate", {"problem": example_problem(PROBLEM), "plan": {}}),
+            (f"/v1/plans/{plan_id}/promises", {"sku": "CHOC-BOX", "quantity": 1})]
+
+
 def assert_401(r: Any, detail: str) -> None:
     assert r.status_code == 401, r.text
     assert r.headers["www-authenticate"] == "Bearer"
@@ -85,6 +93,9 @@ def test_local_development_mode_writes_are_open_as_local_dev(client: TestClient)
     with sessions(client)() as s:
         assert s.scalars(select(AuditEntry.actor).where(AuditEntry.plan_id == plan_id)).all() == ["local-dev"]
         assert s.scalars(select(Job.created_by)).all() == ["local-dev"]
+    # The computing POSTs are open too.
+    for path, body in computing_posts(plan_id):
+        assert client.post(path, json=body).status_code == 200, path
     # Any Authorization header is ignored while no key exists.
     r = client.post("/v1/jobs", json={"problem": example_problem(PROBLEM)}, headers=bearer("spk_whatever"))
     assert r.status_code == 202
@@ -141,10 +152,14 @@ def test_with_a_key_every_write_needs_it_and_the_owner_is_the_actor(client: Test
                  f"/v1/plans/{plan_id}/export?format=csv", f"/v1/plans/{plan_id}/export?format=json",
                  "/healthz", "/readyz", "/metrics", "/openapi.json"):
         assert client.get(path).status_code == 200, path
-    # So do the POSTs that compute without writing anything (validate, evaluate, promise quotes).
-    assert client.post("/v1/problems:validate", json=example_problem(PROBLEM)).status_code == 200
-    assert client.post("/v1/plans:evaluate", json={"problem": example_problem(PROBLEM), "plan": {}}).status_code == 200
-    assert client.post(f"/v1/plans/{plan_id}/promises", json={"sku": "CHOC-BOX", "quantity": 1}).status_code == 200
+    # The POSTs that compute without writing (validate, evaluate, promise quotes) spend CPU: they need the key
+    # too (checked before the body is read), and write nothing with it.
+    for path, body in computing_posts(plan_id):
+        assert_401(client.post(path, json=body), "requires an API key")
+        assert_401(client.post(path, json=body, headers=bearer("spk_nope")), "unknown or revoked")
+        assert_401(client.post(path, content=b"[" * 10_000, headers={"Content-Type": "application/json"}),
+                   "requires an API key")
+        assert client.post(path, json=body, headers=bearer(key)).status_code == 200, path
     with sessions(client)() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == 1  # none of that wrote anything
 
@@ -216,3 +231,60 @@ def test_serve_refuses_a_public_address_without_keys(tmp_path: Path) -> None:
     assert "Uvicorn running" not in proc.stderr + proc.stdout
     with socket.socket() as sock:  # nothing was left listening
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+# ---------------------------------------------------------------------------------------------- per-key job limit
+
+
+def test_each_keys_owner_may_have_so_many_jobs_queued_or_running(database_url: str) -> None:
+    body = {"problem": example_problem(PROBLEM)}
+    with TestClient(create_app(service_settings(database_url, max_jobs_per_key=3), run_jobs=False)) as c:
+        with sessions(c)() as s:
+            alice, bob = auth.create_key(s, "alice"), auth.create_key(s, "bob")
+        ids = [c.post("/v1/jobs", json={**body, "scenario": f"s{i}"}, headers=bearer(alice)
+                      | {"Idempotency-Key": f"a{i}"}).json()["id"] for i in range(3)]
+        # One of them running, 20 s into its 60 s: the answer says when it is due to end.
+        with sessions(c)() as s, s.begin():
+            s.execute(update(Job).where(Job.id == ids[0]).values(
+                state="running", started_at=now() - dt.timedelta(seconds=20), options={"time_limit": 60.0}))
+
+        r = c.post("/v1/jobs", json=body, headers=bearer(alice))
+        assert r.status_code == 429, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert 35 <= int(r.headers["retry-after"]) <= 40
+        problem = r.json()
+        assert problem["status"] == 429 and problem["title"] == "Too many requests"
+        assert (problem["limit"], problem["queued"], problem["running"]) == (3, 2, 1)
+        assert "at most 3 jobs per API key" in problem["detail"] and "2 queued, 1 running" in problem["detail"]
+        assert count_jobs(c) == 3  # nothing was stored
+
+        # A replay is not a new job: never refused. Another key's owner can still submit.
+        replay = c.post("/v1/jobs", json={**body, "scenario": "s1"}, headers=bearer(alice) | {"Idempotency-Key": "a1"})
+        assert replay.status_code == 202 and replay.json()["id"] == ids[1]
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert c.post("/v1/jobs", json=body, headers=bearer(bob)).status_code == 202
+
+        # Finished jobs do not count: once one is canceled, alice may submit one more (and only one).
+        assert c.delete(f"/v1/jobs/{ids[2]}", headers=bearer(alice)).status_code == 200
+        assert c.post("/v1/jobs", json=body, headers=bearer(alice)).status_code == 202
+        refused = c.post("/v1/jobs", json=body, headers=bearer(alice))
+        assert refused.status_code == 429 and refused.json()["queued"] == 2
+        # A retry of a server-side failure is a new job: it counts (and is refused over the limit).
+        with sessions(c)() as s, s.begin():
+            s.execute(update(Job).where(Job.id == ids[1]).values(state="failed", failure="server"))
+        retry = c.post("/v1/jobs", json={**body, "scenario": "s1"}, headers=bearer(alice) | {"Idempotency-Key": "a1"})
+        assert retry.status_code == 202 and retry.json()["retry_of"] == ids[1]
+        over = c.post("/v1/jobs", json={**body, "scenario": "s9"}, headers=bearer(alice) | {"Idempotency-Key": "a9"})
+        assert over.status_code == 429
+        assert c.post("/v1/jobs", json={**body, "scenario": "s9"},
+                      headers=bearer(alice) | {"Idempotency-Key": "a9"}).status_code == 429  # the key was not taken
+        with sessions(c)() as s:
+            assert s.scalar(select(func.count()).select_from(Job).where(Job.idempotency_key == "a9")) == 0
+
+
+def test_local_development_mode_has_no_job_limit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'stockplan.db'}"
+    with TestClient(create_app(service_settings(url, max_jobs_per_key=1), run_jobs=False)) as c:
+        for _ in range(3):
+            assert c.post("/v1/jobs", json={"problem": example_problem(PROBLEM)}).status_code == 202
+        assert count_jobs(c) == 3

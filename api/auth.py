@@ -1,9 +1,11 @@
-"""Bearer API keys: created once, stored as a SHA-256 digest, checked on every write.
+"""Bearer API keys: created once, stored as a SHA-256 digest, checked on every write and computing POST.
 
 With no key configured the service runs in *local development mode*: writes need
 no key, and ``stockplan serve`` refuses to bind anywhere but loopback. As soon as
-one key has been created, every write needs ``Authorization: Bearer <key>`` (of a
-key not revoked), and decisions record the key's owner as their actor. Revoking
+one key has been created, every write — and every POST that computes without
+writing (validate, evaluate, promise quotes) — needs ``Authorization: Bearer <key>``
+(of a key not revoked), decisions record the key's owner as their actor, and each
+owner may have ``max_jobs_per_key`` jobs queued or running (``api/services.py``). Revoking
 keys never falls back to local development mode: with every key revoked, no write
 is accepted until a new key is created.
 """

@@ -288,3 +288,35 @@ def test_local_development_mode_has_no_job_limit(tmp_path: Path) -> None:
         for _ in range(3):
             assert c.post("/v1/jobs", json={"problem": example_problem(PROBLEM)}).status_code == 202
         assert count_jobs(c) == 3
+
+
+def test_the_limit_holds_for_submissions_at_once(database_url: str) -> None:
+    """Eight submissions of one owner at the same moment: exactly the limit are queued, the rest get 429."""
+    import threading
+
+    from stockplan.api import services
+    from stockplan.api.errors import ApiError
+    from stockplan.api.schemas import JobRequest
+
+    settings = service_settings(database_url, max_jobs_per_key=3)
+    raw = {"problem": example_problem(PROBLEM)}
+    with TestClient(create_app(settings, run_jobs=False)) as c:
+        start, outcomes = threading.Barrier(8), []
+
+        def submit(i: int) -> None:
+            body = {**raw, "scenario": f"s{i}"}
+            with sessions(c)() as s:
+                start.wait()
+                try:
+                    services.submit_job(s, JobRequest.model_validate(body), body, settings, "alice", None, 3)
+                    outcomes.append(202)
+                except ApiError as exc:
+                    outcomes.append(exc.status)
+
+        threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(outcomes) == [202] * 3 + [429] * 5, outcomes
+        assert count_jobs(c) == 3

@@ -234,3 +234,33 @@ def test_a_key_whose_job_failed_for_its_problems_own_reason_replays_the_failure(
         again = c.post("/v1/jobs", json=body, headers={"Idempotency-Key": "canceled"})
         assert again.json()["id"] == first and again.headers["Idempotent-Replayed"] == "true"
         assert len(c.get("/v1/jobs").json()) == 3
+
+
+def test_retries_at_once_of_a_server_side_failure_start_one_new_job(database_url: str) -> None:
+    import threading
+
+    from stockplan.api import services
+    from stockplan.api.schemas import JobRequest
+
+    settings = service_settings(database_url)
+    raw = {"problem": example_problem("three-customers")}
+    with TestClient(create_app(settings, run_jobs=False)) as c:
+        old = c.post("/v1/jobs", json=raw, headers={"Idempotency-Key": "k"}).json()["id"]
+        fail_job(c, old, Failure.SERVER, "the worker process died (exit code -9) without a result")
+        start, results = threading.Barrier(6), []
+
+        def retry() -> None:
+            with c.app.state.sessions() as s:  # type: ignore[attr-defined]
+                start.wait()
+                job, created = services.submit_job(s, JobRequest.model_validate(raw), raw, settings, "x", "k")
+                results.append((job.id, created))
+
+        threads = [threading.Thread(target=retry) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(results) == 6 and sum(created for _, created in results) == 1, results
+        (new,) = {job_id for job_id, _ in results}
+        assert new != old and c.get(f"/v1/jobs/{old}").json()["retried_by"] == new
+        assert len(c.get("/v1/jobs").json()) == 2

@@ -113,10 +113,7 @@ def _purchase_order_rows(plan: dict[str, Any], problem: Problem) -> list[dict[st
 
 def _order_rows(plan: dict[str, Any], problem: Problem) -> list[dict[str, Any]]:
     report = plan.get("report") or {}
-    sku_of = {(ln["order"], ln["line"]): ln["sku"] for ln in report.get("lines") or []}
-    for o in problem.orders:
-        for k, line in enumerate(o.lines):
-            sku_of.setdefault((o.id, k), line.sku)
+    sku_of = {(o.id, k): line.sku for o in problem.orders for k, line in enumerate(o.lines)}
     shipped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for i, sh in enumerate(plan.get("shipments") or []):
         day = problem.horizon.date_of(sh["period"]).isoformat()

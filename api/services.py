@@ -406,8 +406,6 @@ def decide_items(s: Session, plan_id: str, req: BulkDecisionRequest, actor: str)
     before, edits applied) must keep every rule on their own, as the export will need
     them to; otherwise nothing is stored and the 409 lists the broken rules.
     """
-    from stockplan.solver.evaluator import evaluate
-
     row = get_plan(s, plan_id)
     if row.state != "proposed":
         raise ApiError(409, f"plan {plan_id} is already {row.state}: its items are decided with it")
@@ -426,14 +424,14 @@ def decide_items(s: Session, plan_id: str, req: BulkDecisionRequest, actor: str)
             po_ids = sorted(set(po_ids) | set(wanted))
         else:
             sh_ids = sorted(set(sh_ids) | set(wanted))
-        verdict = evaluate(problem_of(s, row), approved_subset(row, po_ids, sh_ids))
-        if not verdict.feasible:
-            rules = sorted({v.rule for v in verdict.violations})
-            first = "; ".join(v.message for v in verdict.violations[:3])
+        broken = broken_alone(problem_of(s, row), approved_subset(row, po_ids, sh_ids))
+        if broken:
+            rules = sorted({v.rule for v in broken})
+            first = "; ".join(v.message for v in broken[:3])
             raise ApiError(409, f"approving these {len(wanted)} item(s) would leave the approved items breaking "
-                                f"{len(verdict.violations)} rule(s) on their own ({', '.join(rules)}): {first}; "
+                                f"{len(broken)} rule(s) on their own ({', '.join(rules)}): {first}; "
                                 "approve what they depend on too, or fewer",
-                           [FieldError(v.rule, v.message) for v in verdict.violations[:50]])
+                           [FieldError(v.rule, v.message) for v in broken[:50]])
     state = "approved" if req.decision == "approve" else "rejected"
     own = {r.item: r for r in s.scalars(select(ItemDecision).where(
         ItemDecision.plan_id == plan_id, ItemDecision.kind == req.target, ItemDecision.item.in_(wanted)))}
@@ -482,6 +480,14 @@ def approved_items(s: Session, row: PlanRow) -> tuple[list[int], list[int]]:
     return approved("purchase_order"), approved("shipment")
 
 
+def broken_alone(problem: Problem, subset: Decisions) -> list[Any]:
+    """The rules the approved items (``approved_subset``) break on their own, as the evaluator judges them:
+    what the export and an approval both refuse."""
+    from stockplan.solver.evaluator import evaluate
+
+    return list(evaluate(problem, subset).violations)
+
+
 def approved_subset(row: PlanRow, purchase_orders: list[int], shipments: list[int]) -> Decisions:
     """The approved items as the planner left them (quantity edits applied), and nothing else.
 
@@ -509,18 +515,15 @@ def export_rows(s: Session, row: PlanRow, problem: Problem) -> list[dict[str, An
     rejected shipment, a quantity edited after its approval), nothing is exported and
     the answer is a 409 listing every broken rule.
     """
-    from stockplan.solver.evaluator import evaluate
-
     po_ids, sh_ids = approved_items(s, row)
     subset = approved_subset(row, po_ids, sh_ids)
-    if po_ids or sh_ids:
-        verdict = evaluate(problem, subset)
-        if not verdict.feasible:
-            rules = sorted({v.rule for v in verdict.violations})
-            first = "; ".join(f"{v.rule}: {v.message}" for v in verdict.violations[:3])
-            raise ApiError(409, f"the approved items break {len(verdict.violations)} rule(s) on their own "
-                                f"({', '.join(rules)}): {first}; approve what they depend on or reject them, "
-                                "then export", [FieldError(v.rule, v.message) for v in verdict.violations])
+    broken = broken_alone(problem, subset) if po_ids or sh_ids else []
+    if broken:
+        rules = sorted({v.rule for v in broken})
+        first = "; ".join(f"{v.rule}: {v.message}" for v in broken[:3])
+        raise ApiError(409, f"the approved items break {len(broken)} rule(s) on their own "
+                            f"({', '.join(rules)}): {first}; approve what they depend on or reject them, "
+                            "then export", [FieldError(v.rule, v.message) for v in broken])
     agreements = {a.id: a for a in problem.agreements}
     sku_of = {(o.id, k): line.sku for o in problem.orders for k, line in enumerate(o.lines)}
     day = problem.horizon.date_of

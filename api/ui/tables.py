@@ -104,12 +104,22 @@ class View:
         return any(v != self.section.defaults.get(k) for k, v in self.filters.items())
 
 
-def _date(value: str, name: str) -> str:
+def parse_date(value: str, name: str) -> str:
+    """An ISO date given as the filter ``name``, or a 422 naming it."""
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
         raise UiError(422, "Invalid filter", f"{name} must be a date such as 2026-12-07, not {value!r}",
                       [{"path": name, "message": "not a date (YYYY-MM-DD)"}]) from None
+
+
+def page_number(raw: str | None) -> int:
+    """The page a ``page`` parameter asks for (1 when not given), or a 422 naming it."""
+    raw = raw or "1"
+    if not raw.isdigit() or int(raw) < 1 or int(raw) > 1_000_000:
+        raise UiError(422, "Invalid page", f"page must be a whole number from 1, not {raw!r}",
+                      [{"path": "page", "message": "not a page number"}])
+    return int(raw)
 
 
 def read_view(section: Section, query: dict[str, str]) -> View:
@@ -126,7 +136,7 @@ def read_view(section: Section, query: dict[str, str]) -> View:
         if not value:
             continue
         if name in ("from", "to"):
-            value = _date(value, name)
+            value = parse_date(value, name)
         elif name == "priority" and not value.lstrip("-").isdigit():
             raise UiError(422, "Invalid filter", f"priority must be a whole number, not {value!r}",
                           [{"path": "priority", "message": "not a whole number"}])
@@ -142,11 +152,7 @@ def read_view(section: Section, query: dict[str, str]) -> View:
         raise UiError(422, "Invalid sort", f"{section.title} sort by one of {', '.join(section.sorts)} "
                                            f"(a leading '-' for descending), not {sort!r}",
                       [{"path": "sort", "message": "unknown sort key"}])
-    raw = query.get("page") or "1"
-    if not raw.isdigit() or int(raw) < 1 or int(raw) > 1_000_000:
-        raise UiError(422, "Invalid page", f"page must be a whole number from 1, not {raw!r}",
-                      [{"path": "page", "message": "not a page number"}])
-    return View(section, filters, sort, int(raw))
+    return View(section, filters, sort, page_number(query.get("page")))
 
 
 def _state_column(plan_state: str) -> Any:
@@ -162,15 +168,19 @@ def _base(row: PlanRow, kind: str) -> Select[Any]:
     return q
 
 
+#: The review-row column each filter of a name reads.
+FILTER_COLUMNS = {"sku": R.sku, "customer": R.customer, "order": R.order_ref, "supplier": R.supplier,
+                  "location": R.location, "status": R.status}
+#: Filters matched exactly and offered as a drop-down of the plan's values.
+DROP_DOWNS = ("supplier", "location", "status")
+
+
 def _where(q: Select[Any], view: View, row: PlanRow) -> Select[Any]:
-    f = view.filters
-    columns = {"sku": R.sku, "customer": R.customer, "order": R.order_ref, "supplier": R.supplier,
-               "location": R.location, "status": R.status}
-    for name, value in f.items():
+    for name, value in view.filters.items():
         if name in TEXT_FILTERS:
-            q = q.where(func.lower(columns[name]).contains(value.lower(), autoescape=True))
-        elif name in ("supplier", "location", "status"):
-            q = q.where(columns[name] == value)
+            q = q.where(func.lower(FILTER_COLUMNS[name]).contains(value.lower(), autoescape=True))
+        elif name in DROP_DOWNS:
+            q = q.where(FILTER_COLUMNS[name] == value)
         elif name == "state":
             q = q.where(_state_column(row.state) == value)
         elif name == "priority":
@@ -213,10 +223,9 @@ class Page:
 def _choices(s: Session, row: PlanRow, view: View) -> dict[str, list[str]]:
     """The values each exact-match filter of the section can take in this plan (for its drop-down)."""
     out: dict[str, list[str]] = {}
-    columns = {"supplier": R.supplier, "location": R.location, "status": R.status}
     for name in view.section.filters:
-        if name in columns:
-            col = columns[name]
+        if name in DROP_DOWNS:
+            col = FILTER_COLUMNS[name]
             out[name] = [v for v in s.scalars(select(col).distinct().where(
                 R.plan_id == row.id, R.kind == view.section.kind, col.is_not(None)).order_by(col)) if v]
         elif name == "state":

@@ -23,7 +23,7 @@ from stockplan.api.ui.errors import UiError, from_api_error, from_validation_err
 from stockplan.api.ui.formatting import humanize
 from stockplan.api.ui.identity import safe_next, same_origin, writer_of
 from stockplan.api.ui.plan_page import decision_panel, header, load_plan_row
-from stockplan.api.ui.tables import SECTIONS, matching, page_of, read_view
+from stockplan.api.ui.tables import SECTIONS, matching, page_number, page_of, read_view
 from stockplan.api.ui.web import error_page, form_data, form_fields, is_htmx, page, root_of
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -71,11 +71,7 @@ def section_path(plan_id: str, section: str) -> str:
 def section_context(s: Session, row: PlanRow, section: str, query: dict[str, str]) -> dict[str, Any]:
     ctx = header(s, row, section)
     if section == "audit":
-        raw = query.get("page") or "1"
-        if not raw.isdigit() or int(raw) < 1:
-            raise UiError(422, "Invalid page", f"page must be a whole number from 1, not {raw!r}",
-                          [{"path": "page", "message": "not a page number"}])
-        number = int(raw)
+        number = page_number(query.get("page"))
         total = int(s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.plan_id == row.id)) or 0)
         entries = s.scalars(select(AuditEntry).where(AuditEntry.plan_id == row.id).order_by(AuditEntry.id.desc())
                             .limit(AUDIT_PAGE).offset((number - 1) * AUDIT_PAGE)).all()

@@ -16,6 +16,7 @@ from stockplan.api.db import JobState, PlanRow
 from stockplan.api.deps import SessionDep
 from stockplan.api.review_index import ensure_indexed
 from stockplan.api.ui.errors import UiError
+from stockplan.api.ui.tables import page_number, parse_date
 from stockplan.api.ui.web import error_page, page, root_of
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -47,13 +48,7 @@ def _filtered(q: Select[Any], status: str, scenario: str | None, start: dt.date 
 
 
 def _day(value: str | None, name: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UiError(422, "Invalid filter", f"{name} must be a date such as 2026-12-07, not {value!r}",
-                      [{"path": name, "message": "not a date (YYYY-MM-DD)"}]) from None
+    return dt.date.fromisoformat(parse_date(value, name)) if value else None
 
 
 def _list_row(s: Session, row: PlanRow, supersedes: str | None) -> dict[str, Any]:
@@ -93,17 +88,14 @@ def default_pair(plans: list[dict[str, Any]]) -> tuple[str | None, str | None]:
 def plans_list(request: Request, s: SessionDep, status: str = "all", scenario: str | None = None) -> Response:
     """Newest plans first, filtered by status, scenario and creation date, 50 a page; pick two to compare."""
     query = dict(request.query_params)
-    start, end, raw_page = query.get("from"), query.get("to"), query.get("page") or "1"
+    start, end = query.get("from"), query.get("to")
     try:
         if status not in STATUS_FILTERS:
             raise UiError(422, "Unknown filter", f"no status filter {status!r}; use one of {', '.join(STATUS_FILTERS)}")
-        if not raw_page.isdigit() or int(raw_page) < 1:
-            raise UiError(422, "Invalid page", f"page must be a whole number from 1, not {raw_page!r}",
-                          [{"path": "page", "message": "not a page number"}])
+        number = page_number(query.get("page"))
         first, last = _day(start, "from"), _day(end, "to")
     except UiError as exc:
         return error_page(request, s, exc)
-    number = int(raw_page)
     scenario = scenario or None
     keep = {k: v for k, v in {"scenario": scenario, "from": start, "to": end}.items() if v}
 
@@ -113,15 +105,15 @@ def plans_list(request: Request, s: SessionDep, status: str = "all", scenario: s
 
     if "" in query.values():  # the filter form's empty fields: the list at its own, shorter address
         return RedirectResponse(root_of(request) + link(page=number), status_code=303)
-    total = int(s.scalar(_filtered(select(func.count(PlanRow.id)), status, scenario, first, last)) or 0)
+    counts = {key: int(s.scalar(_filtered(select(func.count(PlanRow.id)), key, scenario, first, last)) or 0)
+              for key in STATUS_FILTERS}
+    total = counts[status]
     rows = s.scalars(_filtered(select(PlanRow).options(defer(PlanRow.plan)), status, scenario, first, last)
                      .order_by(PlanRow.created_at.desc(), PlanRow.id)
                      .limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).all()
     ids = [r.id for r in rows]
     supersedes = dict(s.execute(select(PlanRow.superseded_by, PlanRow.id).where(PlanRow.superseded_by.in_(ids))
                                 .order_by(PlanRow.created_at)).all()) if ids else {}
-    counts = {key: int(s.scalar(_filtered(select(func.count(PlanRow.id)), key, scenario, first, last)) or 0)
-              for key in STATUS_FILTERS}
     jobs = services.jobs_by_state(s)
     plans = [_list_row(s, r, supersedes.get(r.id)) for r in rows]
     pages = max(1, -(-total // PAGE_SIZE))

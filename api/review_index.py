@@ -17,12 +17,16 @@ time a page needs it.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
+from stockplan.api.compare_facts import plan_facts
 from stockplan.api.db import PlanRow, ReviewRow
 from stockplan.models.problem import Problem
 
@@ -168,13 +172,30 @@ def review_rows(plan: dict[str, Any], problem: Problem) -> list[dict[str, Any]]:
             *_notice_rows(report), *_stock_rows(report)]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the index is made: it allocates some 100,000 small objects next to a
+    plan of millions, and each collection would walk them all (a third of the time at 10,000 orders)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def index_plan(s: Session, row: PlanRow, problem: Problem) -> None:
-    """Write a plan's summary and review rows (in the caller's transaction); replaces any earlier ones."""
-    rows = review_rows(row.plan, problem)
-    s.execute(delete(ReviewRow).where(ReviewRow.plan_id == row.id))
-    if rows:
-        s.execute(insert(ReviewRow), [r | {"plan_id": row.id} for r in rows])
-    row.summary = plan_summary(row.plan)
+    """Write a plan's summary, review rows and compare facts (in the caller's transaction); replaces earlier ones."""
+    with _collector_paused():
+        rows = review_rows(row.plan, problem)
+        for r in rows:
+            r["plan_id"] = row.id
+        s.execute(delete(ReviewRow).where(ReviewRow.plan_id == row.id))
+        if rows:
+            s.execute(insert(ReviewRow), rows)
+        row.summary = plan_summary(row.plan)
+        row.compare = plan_facts(row.plan, problem)
 
 
 def ensure_indexed(s: Session, row: PlanRow) -> dict[str, Any]:

@@ -55,7 +55,9 @@ def family_lines(fam: dict[str, Any], targets: dict[str, float]) -> list[str]:
                f"`{fam.get('supplier') or '—'}`.", "",
              f"Server time: in-process (`TestClient`), wall time of one request; cold = the address's first "
              f"request, median and max over the warm ones after it. Target per page: median ≤ {ms:g} ms and "
-             f"HTML ≤ {kb:g} KB.", "",
+             f"HTML ≤ {kb:g} KB. «compare»: every request is timed as the first one for its pair of plans (the "
+             "service's memo of compared pairs is cleared before each); «compare, orders page 2» is paging, "
+             "which the memo serves.", "",
              "| page | address | status | KB | cold ms | median ms | max ms | target |",
              "|---|---|---|---|---|---|---|---|"]
     for row in fam["pages"]:

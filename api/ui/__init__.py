@@ -20,7 +20,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from stockplan.api.ui.routes import compare, fallback, plan, plans, session
+# Aliased: ``compare`` here is the module of the compare page's figures (:mod:`.compare`), not its route.
+from stockplan.api.ui.routes import compare as compare_route
+from stockplan.api.ui.routes import fallback, plan, plans, session
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -28,7 +30,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install_ui(app: FastAPI) -> None:
     """Serve the review pages under ``/ui`` and their assets under ``/static``."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (plans, plan, compare, session, fallback):  # the catch-all 404 last
+    for module in (plans, plan, compare_route, session, fallback):  # the catch-all 404 last
         app.include_router(module.router)
 
 

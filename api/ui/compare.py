@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
 from stockplan.api import services
-from stockplan.api.db import Job, PlanRow
+from stockplan.api.compare_facts import Facts, is_current, plan_facts, read_facts
+from stockplan.api.db import PlanRow
+from stockplan.api.review_index import ensure_indexed
 from stockplan.api.ui import compare_summary as summary
 from stockplan.api.ui.errors import UiError
 from stockplan.api.ui.formatting import COST_PARTS, short
-from stockplan.models.problem import Problem
 
 #: Rows a page of the per-order and per-SKU summaries.
 SUMMARY_ROWS = 50
@@ -30,6 +31,10 @@ SUMMARY_ROWS = 50
 LINE_ROWS = 100
 #: The query parameters that page the compare page, with the section each one pages.
 PAGE_PARAMS = {"orders_page": "orders", "skus_page": "skus", "lines_page": "lines"}
+#: How the line-level rows match decisions of the two plans: a purchase order by agreement and placement date,
+#: a shipment by order, line, warehouse and ship date.
+PO_KEY = ("agreement", "date")
+SHIPMENT_KEY = ("order", "line", "location", "date")
 
 
 def page_numbers(values: dict[str, str | None]) -> dict[str, int]:
@@ -60,56 +65,56 @@ def paged(rows: list[Any], name: str, size: int, pages: dict[str, int],
             "next": href(name, page + 1) if page < count else None, "start": href(name, 1)}
 
 
-def _key_po(po: dict[str, Any], problem: Problem) -> tuple[str, str]:
-    return (po["agreement"], problem.horizon.date_of(po["period"]).isoformat())
-
-
-def _key_shipment(sh: dict[str, Any], problem: Problem) -> tuple[str, int, str, str]:
-    return (sh["order"], int(sh["line"]), sh["location"], problem.horizon.date_of(sh["period"]).isoformat())
-
-
-def _totals(items: Iterable[dict[str, Any]], key: Any, problem: Problem) -> dict[Any, int]:
-    out: dict[Any, int] = defaultdict(int)
-    for it in items:
-        out[key(it, problem)] += int(it["quantity"])
-    return out
+def _totals(columns: dict[str, list[Any]], fields: tuple[str, ...],
+            edits: dict[str, Any] | None = None) -> dict[tuple[Any, ...], int]:
+    """Units per key (the ``fields`` of each stored decision), the planner's edits (units by index) applied."""
+    keys = list(zip(*(columns[f] for f in fields), strict=True))
+    units = columns["units"]
+    if edits:
+        units = list(units)
+        for index, quantity in edits.items():
+            if 0 <= int(index) < len(units):
+                units[int(index)] = int(quantity)
+    totals = dict(zip(keys, units, strict=True))
+    if len(totals) < len(keys):  # a key twice in one plan: add its units up
+        summed: dict[tuple[Any, ...], int] = defaultdict(int)
+        for key, n in zip(keys, units, strict=True):
+            summed[key] += n
+        totals = dict(summed)
+    return totals
 
 
 def diff_quantities(a: dict[Any, int], b: dict[Any, int]) -> tuple[list[dict[str, Any]], int]:
     """Keys added, removed or with another quantity from ``a`` to ``b``; and how many are unchanged."""
+    keys = a.keys() | b.keys()
+    changed = [key for key in keys if a.get(key) != b.get(key)]
     rows = []
-    same = 0
-    for key in sorted(set(a) | set(b)):
+    for key in sorted(changed):
         qa, qb = a.get(key), b.get(key)
-        if qa == qb:
-            same += 1
-            continue
         change = "added" if qa is None else "removed" if qb is None else "changed"
         rows.append({"key": key, "a": qa, "b": qb, "change": change, "delta": (qb or 0) - (qa or 0)})
-    return rows, same
+    return rows, len(keys) - len(changed)
 
 
-def _side(s: Session, row: PlanRow, problems: list[tuple[Any, Problem]]) -> dict[str, Any]:
-    """One plan of the pair: its costs (the evaluator's when edited), KPIs, decisions (as edited) and problem.
+def facts_of(s: Session, row: PlanRow) -> Facts:
+    """The plan's compare facts, worked out and kept first if it was stored before they existed."""
+    if not is_current(row.compare):
+        row.compare = plan_facts(row.plan, services.problem_of(s, row))
+        s.commit()
+    assert row.compare is not None
+    return read_facts(row.compare)
 
-    ``problems``: the problems parsed so far, so that a pair of one problem parses it once.
-    """
-    job = s.get(Job, row.job_id)
-    problem = next((p for data, p in problems if job is not None and data == job.problem), None)
-    if problem is None:
-        problem = services.problem_of(s, row)
-        problems.append((job.problem if job is not None else None, problem))
+
+def _side(s: Session, row: PlanRow) -> dict[str, Any]:
+    """One plan of the pair: its costs (the evaluator's when edited), KPIs and compare facts."""
+    summary = ensure_indexed(s, row)
     edited = bool(row.edits and any(row.edits.values()))
-    costs = dict(row.plan.get("costs") or {})
-    cost = row.cost
-    decisions = {k: row.plan.get(k) or [] for k in ("shipments", "forecast_fills", "purchase_orders")}
+    costs, cost = dict(summary.get("costs") or {}), row.cost
     if edited:
         verdict = services.evaluation_view(s, row)
         costs, cost = verdict["costs"], verdict["cost"]
-        decisions = services.edited_decisions(row).model_dump(mode="json")
-    kpis = (row.plan.get("report") or {}).get("kpis") or {}
-    return {"row": row, "edited": edited, "cost": cost, "costs": costs, "kpis": kpis, "decisions": decisions,
-            "problem": problem, "job": job}
+    return {"edited": edited, "cost": cost, "costs": costs, "kpis": summary.get("kpis") or {},
+            "facts": facts_of(s, row)}
 
 
 #: The pair's figures (per order, per SKU, line-level changes), kept per pair and edits: paging through a
@@ -122,37 +127,31 @@ def _edits_key(row: PlanRow) -> str:
 
 
 def _pair_figures(s: Session, a_row: PlanRow, b_row: PlanRow) -> dict[str, Any]:
-    """What comparing the two plans costs to work out: read both documents and their problems, diff them.
+    """What comparing the two plans costs to work out: diff their compare facts (neither document is read).
 
-    Holds no database objects (it outlives the session): plain numbers, strings and rows.
+    The line-level rows are the decisions as edited; the per-order and per-SKU rows the plans as
+    solved (an edited side's report is the solved plan's). Holds no database objects (it outlives
+    the session): plain numbers, strings and rows.
     """
-    problems: list[tuple[Any, Problem]] = []
-    a, b = _side(s, a_row, problems), _side(s, b_row, problems)
-    agreements = {ag.id: ag for side in (a, b) for ag in side["problem"].agreements}
-    pos, po_same = diff_quantities(_totals(a["decisions"]["purchase_orders"], _key_po, a["problem"]),
-                                   _totals(b["decisions"]["purchase_orders"], _key_po, b["problem"]))
+    a, b = _side(s, a_row), _side(s, b_row)
+    fa, fb = a["facts"], b["facts"]
+    agreements = fa.agreements | fb.agreements
+    pos, po_same = diff_quantities(_totals(fa.purchase_orders, PO_KEY, (a_row.edits or {}).get("purchase_orders")),
+                                   _totals(fb.purchase_orders, PO_KEY, (b_row.edits or {}).get("purchase_orders")))
     for r in pos:
-        ag = agreements.get(r["key"][0])
-        r.update(agreement=r["key"][0], date=r["key"][1], supplier=ag.supplier if ag else "—",
-                 sku=ag.sku if ag else "—", location=(ag.location or "dropship") if ag else "—")
-    ships, ship_same = diff_quantities(_totals(a["decisions"]["shipments"], _key_shipment, a["problem"]),
-                                       _totals(b["decisions"]["shipments"], _key_shipment, b["problem"]))
+        supplier, sku, location = agreements.get(r["key"][0]) or ("—", "—", "—")
+        r.update(agreement=r["key"][0], date=r["key"][1], supplier=supplier, sku=sku, location=location)
+    ships, ship_same = diff_quantities(_totals(fa.shipments, SHIPMENT_KEY, (a_row.edits or {}).get("shipments")),
+                                       _totals(fb.shipments, SHIPMENT_KEY, (b_row.edits or {}).get("shipments")))
     for r in ships:
         r.update(order=r["key"][0], line=r["key"][1], location=r["key"][2], date=r["key"][3])
-    same_problem = a["job"] is not None and b["job"] is not None and a["job"].problem == b["job"].problem
-    # Per order and per SKU: the plans as stored (an edited side as solved: its report is the solved plan's).
-    plans = (a_row.plan, b_row.plan)
-    orders = summary.order_changes(summary.order_outcomes(a_row.plan, a["problem"]),
-                                   summary.order_outcomes(b_row.plan, b["problem"]))
-    skus = summary.sku_changes(summary.sku_figures(a_row.plan, a["problem"]),
-                               summary.sku_figures(b_row.plan, b["problem"]))
-    forecast = (summary.unfilled_forecast_cost(b_row.plan, b["problem"])
-                - summary.unfilled_forecast_cost(a_row.plan, a["problem"]))
+    orders = summary.order_changes(fa.orders, fb.orders)
+    skus = summary.sku_changes(fa.skus, fb.skus)
     totals = {"lateness": summary.sum_of(orders, "lateness"), "shipping": summary.sum_of(orders, "shipping"),
-              "total": summary.sum_of(orders, "total"), "forecast": forecast}
+              "total": summary.sum_of(orders, "total"), "forecast": fb.forecast_lost_sales - fa.forecast_lost_sales}
     sides = [{k: side[k] for k in ("edited", "cost", "costs", "kpis")} for side in (a, b)]
     return {"sides": sides, "pos": pos, "po_same": po_same, "ships": ships, "ship_same": ship_same,
-            "same_problem": same_problem, "reported": all(p.get("report") for p in plans), "orders": orders,
+            "same_problem": fa.problem == fb.problem, "reported": fa.reported and fb.reported, "orders": orders,
             "skus": skus, "totals": totals}
 
 

@@ -1,144 +1,17 @@
-"""What changed between two plans, per order and per SKU, from the two plans as stored (decisions and report).
+"""What changed between two plans, per order and per SKU: the diff of their compare facts.
 
-Money per order: its lines' ``lateness_cost`` (backorder and lost sale, report) and its
-shipping (``ship_cost`` per unit of the warehouse it ships from, as the evaluator counts
-it). Per SKU: purchase spend (the report's purchase orders), lateness of its lines plus
-the lost sales of its unfilled forecast, and shipping. Summed over every order,
-lateness is the plan's backorder cost and lost sales without the unfilled forecast's;
-over every SKU, with it; and shipping the plan's shipping cost.
+The figures themselves (what each order's and SKU's money is made of) are worked out
+when a plan is stored: :mod:`stockplan.api.compare_facts`.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
-from stockplan.models.problem import Problem
+from stockplan.api.compare_facts import OrderOutcome, SkuFigures
 
 #: Money under half a cent is no change.
 CENT = 0.005
-
-
-@dataclass
-class OrderOutcome:
-    """One order as a plan leaves it."""
-
-    customer: str
-    status: str
-    promised: str | None
-    by_due: int
-    lost: int
-    lateness: float | None  # None: a line without lateness_cost (a plan stored before it was reported)
-    shipping: float = 0.0
-
-
-@dataclass
-class SkuFigures:
-    """One SKU as a plan leaves it."""
-
-    bought: int = 0
-    spend: float | None = 0.0  # None: the plan has no report of its purchase orders
-    shipped: int = 0
-    lost: int | None = 0  # units of its order lines never delivered and of its forecast not filled (None: no report)
-    lateness: float | None = 0.0  # its lines' lateness_cost and its unfilled forecast's lost sales
-    shipping: float = 0.0
-    decisions: Counter[tuple[Any, ...]] = field(default_factory=Counter)
-
-
-def _add(total: float | None, value: Any) -> float | None:
-    return None if total is None or value is None else total + float(value)
-
-
-def _shipping(plan: dict[str, Any], problem: Problem) -> tuple[dict[str, float], dict[str, float]]:
-    """Shipping cost per order and per SKU: ``ship_cost[location] × units`` of every shipment."""
-    orders = {o.id: o for o in problem.orders}
-    per_order: dict[str, float] = defaultdict(float)
-    per_sku: dict[str, float] = defaultdict(float)
-    for sh in plan.get("shipments") or ():
-        order = orders.get(sh["order"])
-        if order is None or order.ship_cost is None or sh["location"] not in order.ship_cost:
-            continue
-        if not 0 <= int(sh["line"]) < len(order.lines):
-            continue
-        money = order.ship_cost[sh["location"]] * int(sh["quantity"])
-        per_order[order.id] += money
-        per_sku[order.lines[int(sh["line"])].sku] += money
-    return per_order, per_sku
-
-
-def order_outcomes(plan: dict[str, Any], problem: Problem) -> dict[str, OrderOutcome]:
-    """Every order of the plan's report: status, promised date, units by due and lost, lateness and shipping."""
-    report = plan.get("report") or {}
-    by_due: dict[str, int] = defaultdict(int)
-    lateness: dict[str, float | None] = defaultdict(float)
-    for ln in report.get("lines") or ():
-        by_due[ln["order"]] += int(ln["delivered_by_due"])
-        lateness[ln["order"]] = _add(lateness[ln["order"]], ln.get("lateness_cost"))
-    shipping, _ = _shipping(plan, problem)
-    return {o["order"]: OrderOutcome(customer=o["customer"], status=o["status"], promised=o.get("promised_date"),
-                                     by_due=by_due[o["order"]], lost=int(o["quantity"]) - int(o["delivered"]),
-                                     lateness=lateness[o["order"]], shipping=shipping.get(o["order"], 0.0))
-            for o in report.get("orders") or ()}
-
-
-def unfilled_forecast(plan: dict[str, Any], problem: Problem) -> dict[str, tuple[int, float]]:
-    """Per SKU: units of forecast inside the horizon the plan does not fill, and their lost sales (as evaluated)."""
-    horizon = problem.horizon
-    open_: dict[tuple[str, str, int], int] = defaultdict(int)
-    for f in problem.forecast:
-        period = horizon.period_of(f.date)
-        if period < horizon.periods:
-            open_[(f.sku, f.location, period)] += f.quantity
-    for fill in plan.get("forecast_fills") or ():
-        key = (fill["sku"], fill["location"], int(fill["period"]))
-        if key in open_:
-            open_[key] -= int(fill["quantity"])
-    lost_sale = {item.sku: item.lost_sale_cost for item in problem.items}
-    out: dict[str, tuple[int, float]] = {}
-    for (sku, _, _), units in open_.items():
-        was = out.get(sku, (0, 0.0))
-        units = max(0, units)
-        out[sku] = (was[0] + units, was[1] + units * lost_sale.get(sku, 0.0))
-    return out
-
-
-def sku_figures(plan: dict[str, Any], problem: Problem) -> dict[str, SkuFigures]:
-    """Every SKU the plan buys, ships, reports a line of or forecasts: units and money, and its decisions."""
-    report = plan.get("report") or {}
-    out: dict[str, SkuFigures] = defaultdict(SkuFigures)
-    agreements = {ag.id: ag for ag in problem.agreements}
-    for po in plan.get("purchase_orders") or ():
-        ag = agreements.get(po["agreement"])
-        if ag is not None:
-            out[ag.sku].bought += int(po["quantity"])
-            lines = tuple((x["order"], x["line"], x["quantity"]) for x in po.get("lines") or ())
-            out[ag.sku].decisions[("po", po["agreement"], po["period"], lines)] += int(po["quantity"])
-    if report:
-        for po in report.get("purchase_orders") or ():
-            out[po["sku"]].spend = _add(out[po["sku"]].spend, po["cost"])
-    line_sku = {(o.id, k): line.sku for o in problem.orders for k, line in enumerate(o.lines)}
-    for sh in plan.get("shipments") or ():
-        sku = line_sku.get((sh["order"], int(sh["line"])))
-        if sku is not None:
-            out[sku].shipped += int(sh["quantity"])
-            out[sku].decisions[("sh", sh["order"], sh["line"], sh["location"], sh["period"])] += int(sh["quantity"])
-    for ln in report.get("lines") or ():
-        f = out[ln["sku"]]
-        f.lost = (f.lost or 0) + int(ln["quantity"]) - int(ln["delivered"])
-        f.lateness = _add(f.lateness, ln.get("lateness_cost"))
-    for fill in plan.get("forecast_fills") or ():
-        out[fill["sku"]].decisions[("ff", fill["location"], fill["period"])] += int(fill["quantity"])
-    for sku, (units, money) in unfilled_forecast(plan, problem).items():
-        out[sku].lost = (out[sku].lost or 0) + units
-        out[sku].lateness = _add(out[sku].lateness, money)
-    _, shipping = _shipping(plan, problem)
-    for sku, money in shipping.items():
-        out[sku].shipping += money
-    if not report:
-        for f in out.values():
-            f.spend = f.lateness = f.lost = None
-    return dict(out)
 
 
 def _delta(a: float | None, b: float | None, a_there: bool, b_there: bool) -> float | None:
@@ -159,11 +32,18 @@ def _money_differs(a: float | None, b: float | None) -> bool:
     return abs(a - b) >= CENT
 
 
-def order_changes(a: dict[str, OrderOutcome], b: dict[str, OrderOutcome]) -> list[dict[str, Any]]:
-    """One row per order whose outcome differs (or that one side only has), largest |cost change| first."""
+def order_changes(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """One row per order whose outcome differs (or that one side only has), largest |cost change| first.
+
+    ``a``, ``b``: each order's stored :class:`OrderOutcome` (``stored()``); equal lists are no change.
+    """
     rows = []
-    for oid in set(a) | set(b):
-        oa, ob = a.get(oid), b.get(oid)
+    for oid in a.keys() | b.keys():
+        sa, sb = a.get(oid), b.get(oid)
+        if sa == sb:
+            continue
+        oa = OrderOutcome(*sa) if sa is not None else None
+        ob = OrderOutcome(*sb) if sb is not None else None
         if oa is not None and ob is not None and (
                 (oa.status, oa.promised, oa.by_due, oa.lost) == (ob.status, ob.promised, ob.by_due, ob.lost)
                 and not _money_differs(oa.lateness, ob.lateness) and not _money_differs(oa.shipping, ob.shipping)):
@@ -177,11 +57,18 @@ def order_changes(a: dict[str, OrderOutcome], b: dict[str, OrderOutcome]) -> lis
     return sorted(rows, key=_sort_key)
 
 
-def sku_changes(a: dict[str, SkuFigures], b: dict[str, SkuFigures]) -> list[dict[str, Any]]:
-    """One row per SKU whose decisions or figures differ, largest |spend + lateness + shipping change| first."""
+def sku_changes(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """One row per SKU whose decisions or figures differ, largest |spend + lateness + shipping change| first.
+
+    ``a``, ``b``: each SKU's stored :class:`SkuFigures` (``stored()``); equal lists are no change.
+    """
     rows = []
-    for sku in set(a) | set(b):
-        fa, fb = a.get(sku), b.get(sku)
+    for sku in a.keys() | b.keys():
+        sa, sb = a.get(sku), b.get(sku)
+        if sa == sb:
+            continue
+        fa = SkuFigures(*sa) if sa is not None else None
+        fb = SkuFigures(*sb) if sb is not None else None
         if fa is not None and fb is not None and fa.decisions == fb.decisions and (
                 (fa.bought, fa.shipped, fa.lost) == (fb.bought, fb.shipped, fb.lost)
                 and not any(_money_differs(x, y) for x, y in ((fa.spend, fb.spend), (fa.lateness, fb.lateness),
@@ -200,8 +87,3 @@ def sku_changes(a: dict[str, SkuFigures], b: dict[str, SkuFigures]) -> list[dict
 def sum_of(rows: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in rows]
     return None if any(v is None for v in values) else sum(values)
-
-
-def unfilled_forecast_cost(plan: dict[str, Any], problem: Problem) -> float:
-    """The plan's lost sales that no order line carries: those of its unfilled forecast."""
-    return sum(money for _, money in unfilled_forecast(plan, problem).values())

@@ -9,7 +9,6 @@ page must stay small on a 1,000-order plan pair.
 from __future__ import annotations
 
 import re
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -250,20 +249,18 @@ def test_an_edited_plan_keeps_its_edited_costs_and_says_its_summaries_are_as_sol
 
 @pytest.mark.slow
 def test_a_1000_order_pair_gives_a_small_page_quickly(tmp_path: Any, small_problem_data: dict[str, Any]) -> None:
-    """Two plans of a generated 1,000-order problem (3 s and 8 s): at most 50 order rows, HTML ≤ 300 KB."""
+    """Two plans of a generated 1,000-order problem (3 s and 8 s): at most 50 order rows, HTML ≤ 300 KB.
+
+    Its speed is measured by the benchmark (``benchmarks/ui_pages.py``), not here."""
     with TestClient(create_app(service_settings(f"sqlite:///{tmp_path / 'big.db'}", max_wait=60.0))) as c:
         a, b = solve(c, small_problem_data, time_limit=3), solve(c, small_problem_data, time_limit=8, seed=1)
-        c.get(f"/ui/compare?a={a['id']}&b={b['id']}")  # warm: templates compiled
-        started = time.perf_counter()
         r = c.get(f"/ui/compare?a={a['id']}&b={b['id']}")
-        seconds = time.perf_counter() - started
         assert r.status_code == 200
         html = r.text
         assert len(html.encode()) <= 300_000, len(html.encode())
         orders = rows(section(html, "orders"))
         assert 0 < len(orders) <= SUMMARY_ROWS
         assert len(rows(section(html, "skus"))) <= SUMMARY_ROWS
-        assert seconds <= 1.0, seconds  # the target is 0.3 s on a server; a loaded 2-core CI gets slack
         second = c.get(f"/ui/compare?a={a['id']}&b={b['id']}&orders_page=2")
         assert second.status_code == 200 and len(second.content) <= 300_000
 

@@ -24,10 +24,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from stockplan.models.problem import Problem
 
 #: The layout of ``plans.compare``; a record of another version is worked out again.
-VERSION = 2
+VERSION = 4
 
 
 @dataclass
@@ -207,9 +209,10 @@ def _money(value: float | None) -> float | None:
 def plan_facts(plan: dict[str, Any], problem: Problem) -> dict[str, Any]:
     """The plan's ``plans.compare`` record: plain JSON, read back by :func:`read_facts`.
 
-    Purchase orders and shipments are kept column by column, one entry per decision in
-    the plan's order, so that a planner's edits (quantities by index) apply to them as
-    to the plan, and the record reads back fast.
+    Purchase orders and shipments are kept as units per key (a purchase order's key is
+    its agreement and placement date, a shipment's its order, line, warehouse and ship
+    date, each :func:`pack` ed), with what a planner's edits (quantities by index) need
+    to apply to them as to the plan.
     """
     scan = _Scan(plan, problem)
     pos, ships = scan.purchase_orders(), scan.shipments()
@@ -225,14 +228,50 @@ def plan_facts(plan: dict[str, Any], problem: Problem) -> dict[str, Any]:
         "version": VERSION,
         "problem": problem_digest(problem),
         "reported": bool(plan.get("report")),
-        "orders": orders,
-        "skus": skus,
+        "orders": {k: pack(v) for k, v in orders.items()},
+        "skus": {k: pack(v) for k, v in skus.items()},
         "forecast_lost_sales": forecast_lost_sales,
-        "purchase_orders": pos,
-        "shipments": ships,
+        "purchase_orders": _decisions([pack([a, d]) for a, d in zip(pos["agreement"], pos["date"], strict=True)],
+                                      pos["units"]),
+        "shipments": _decisions([pack(list(k)) for k in zip(ships["order"], ships["line"], ships["location"],
+                                                            ships["date"], strict=True)], ships["units"]),
         "agreements": {a: [agreements[a].supplier, agreements[a].sku, agreements[a].location or "dropship"]
                        for a in sorted(set(pos["agreement"])) if a in agreements},
     }
+
+
+def _decisions(keys: list[str], units: list[int]) -> dict[str, list[Any]]:
+    """Decisions as units per distinct key (``key``, ``units``), and for each decision of the plan (by index)
+    the position of its key (``at``) and its own units (``each``): what applying an edit needs."""
+    position: dict[str, int] = {}
+    distinct: list[str] = []
+    totals: list[int] = []
+    at = []
+    for key, n in zip(keys, units, strict=True):
+        k = position.get(key)
+        if k is None:
+            k = position[key] = len(distinct)
+            distinct.append(key)
+            totals.append(0)
+        totals[k] += n
+        at.append(k)
+    return {"key": distinct, "units": totals, "at": at, "each": list(units)}
+
+
+def pack(value: list[Any]) -> str:
+    """One order's outcome, SKU's figures or decision's key as one JSON string: equal values, equal strings.
+
+    Two plans then compare by strings (set operations on ``dict.items()``), and reading a
+    record back makes one object per order or decision instead of one per field; only
+    what changed is unpacked (:func:`unpack`).
+    """
+    return orjson.dumps(value).decode()
+
+
+def unpack(text: str) -> list[Any]:
+    """What :func:`pack` packed."""
+    value: list[Any] = orjson.loads(text)
+    return value
 
 
 @dataclass
@@ -241,19 +280,19 @@ class Facts:
 
     problem: str
     reported: bool
-    orders: dict[str, list[Any]]  # OrderOutcome.stored()
-    skus: dict[str, list[Any]]  # SkuFigures.stored()
+    orders: dict[str, str]  # OrderOutcome.stored(), packed
+    skus: dict[str, str]  # SkuFigures.stored(), packed
     forecast_lost_sales: float
-    purchase_orders: dict[str, list[Any]]  # agreement, date, units: one entry per purchase order
-    shipments: dict[str, list[Any]]  # order, line, location, date, units: one entry per shipment
+    purchase_orders: dict[str, list[Any]]  # key (agreement, date; packed), units, at, each: see _decisions
+    shipments: dict[str, list[Any]]  # key (order, line, location, date; packed), units, at, each
     agreements: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_facts(record: dict[str, Any]) -> Facts:
     """A stored record as objects (the caller checks ``record["version"]``).
 
-    Orders and SKUs stay as stored lists here (cheap to compare); :class:`OrderOutcome`
-    and :class:`SkuFigures` are made only for the ones that changed.
+    Orders and SKUs stay packed here (cheap to compare); :class:`OrderOutcome` and
+    :class:`SkuFigures` are made only for the ones that changed.
     """
     return Facts(problem=record["problem"], reported=record["reported"],
                  orders=record["orders"], skus=record["skus"],

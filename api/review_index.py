@@ -17,10 +17,7 @@ time a page needs it.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete, insert
@@ -28,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from stockplan.api.compare_facts import plan_facts
 from stockplan.api.db import PlanRow, ReviewRow
+from stockplan.api.memory import collector_paused
 from stockplan.models.problem import Problem
 
 #: The kinds of review rows.
@@ -172,22 +170,9 @@ def review_rows(plan: dict[str, Any], problem: Problem) -> list[dict[str, Any]]:
             *_notice_rows(report), *_stock_rows(report)]
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the index is made: it allocates some 100,000 small objects next to a
-    plan of millions, and each collection would walk them all (a third of the time at 10,000 orders)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def index_plan(s: Session, row: PlanRow, problem: Problem) -> None:
     """Write a plan's summary, review rows and compare facts (in the caller's transaction); replaces earlier ones."""
-    with _collector_paused():
+    with collector_paused():
         rows = review_rows(row.plan, problem)
         for r in rows:
             r["plan_id"] = row.id

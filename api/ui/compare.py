@@ -10,16 +10,16 @@ page stays small on plans of thousands of orders.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, overload
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
 from stockplan.api import services
-from stockplan.api.compare_facts import Facts, is_current, plan_facts, read_facts
+from stockplan.api.compare_facts import Facts, is_current, plan_facts, read_facts, unpack
 from stockplan.api.db import PlanRow
+from stockplan.api.memory import collector_paused
 from stockplan.api.review_index import ensure_indexed
 from stockplan.api.ui import compare_summary as summary
 from stockplan.api.ui.errors import UiError
@@ -31,10 +31,6 @@ SUMMARY_ROWS = 50
 LINE_ROWS = 100
 #: The query parameters that page the compare page, with the section each one pages.
 PAGE_PARAMS = {"orders_page": "orders", "skus_page": "skus", "lines_page": "lines"}
-#: How the line-level rows match decisions of the two plans: a purchase order by agreement and placement date,
-#: a shipment by order, line, warehouse and ship date.
-PO_KEY = ("agreement", "date")
-SHIPMENT_KEY = ("order", "line", "location", "date")
 
 
 def page_numbers(values: dict[str, str | None]) -> dict[str, int]:
@@ -52,7 +48,7 @@ def page_numbers(values: dict[str, str | None]) -> dict[str, int]:
     return pages
 
 
-def paged(rows: list[Any], name: str, size: int, pages: dict[str, int],
+def paged(rows: Sequence[Any], name: str, size: int, pages: dict[str, int],
           href: Callable[[str, int], str]) -> dict[str, Any]:
     """One page of ``rows``: the rows, "rows X–Y of N", links to the previous and next pages."""
     page, total = pages[name], len(rows)
@@ -65,35 +61,54 @@ def paged(rows: list[Any], name: str, size: int, pages: dict[str, int],
             "next": href(name, page + 1) if page < count else None, "start": href(name, 1)}
 
 
-def _totals(columns: dict[str, list[Any]], fields: tuple[str, ...],
-            edits: dict[str, Any] | None = None) -> dict[tuple[Any, ...], int]:
-    """Units per key (the ``fields`` of each stored decision), the planner's edits (units by index) applied."""
-    keys = list(zip(*(columns[f] for f in fields), strict=True))
-    units = columns["units"]
-    if edits:
-        units = list(units)
-        for index, quantity in edits.items():
-            if 0 <= int(index) < len(units):
-                units[int(index)] = int(quantity)
-    totals = dict(zip(keys, units, strict=True))
-    if len(totals) < len(keys):  # a key twice in one plan: add its units up
-        summed: dict[tuple[Any, ...], int] = defaultdict(int)
-        for key, n in zip(keys, units, strict=True):
-            summed[key] += n
-        totals = dict(summed)
+def _totals(decisions: dict[str, list[Any]], edits: dict[str, Any] | None = None) -> dict[str, int]:
+    """Units per key of stored decisions (``compare_facts._decisions``), the planner's edits (units by index)
+    applied."""
+    totals = dict(zip(decisions["key"], decisions["units"], strict=True))
+    at, each = decisions["at"], decisions["each"]
+    for index, quantity in (edits or {}).items():
+        i = int(index)
+        if 0 <= i < len(at):
+            key = decisions["key"][at[i]]
+            totals[key] += int(quantity) - each[i]
     return totals
 
 
-def diff_quantities(a: dict[Any, int], b: dict[Any, int]) -> tuple[list[dict[str, Any]], int]:
-    """Keys added, removed or with another quantity from ``a`` to ``b``; and how many are unchanged."""
-    keys = a.keys() | b.keys()
-    changed = [key for key in keys if a.get(key) != b.get(key)]
-    rows = []
-    for key in sorted(changed):
-        qa, qb = a.get(key), b.get(key)
+class ChangedRows(Sequence[dict[str, Any]]):
+    """The keys whose quantity changed from ``a`` to ``b``, sorted; a key's row is made when its page is shown
+    (two 10,000-order plans can differ in thousands of shipments, and a page shows 100)."""
+
+    def __init__(self, keys: list[Any], a: dict[Any, int], b: dict[Any, int],
+                 describe: Callable[[Any], dict[str, Any]]) -> None:
+        self.keys, self.a, self.b, self.describe = keys, a, b, describe
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._row(key) for key in self.keys[index]]
+        return self._row(self.keys[index])
+
+    def _row(self, key: Any) -> dict[str, Any]:
+        qa, qb = self.a.get(key), self.b.get(key)
         change = "added" if qa is None else "removed" if qb is None else "changed"
-        rows.append({"key": key, "a": qa, "b": qb, "change": change, "delta": (qb or 0) - (qa or 0)})
-    return rows, len(keys) - len(changed)
+        return {"key": key, "a": qa, "b": qb, "change": change, "delta": (qb or 0) - (qa or 0)} | self.describe(key)
+
+
+def diff_quantities(a: dict[Any, int], b: dict[Any, int],
+                    describe: Callable[[Any], dict[str, Any]]) -> tuple[ChangedRows, int]:
+    """Keys added, removed or with another quantity from ``a`` to ``b`` (``describe``: a key's display fields);
+    and how many are unchanged."""
+    # Set operations on the (key, units) pairs; sorted by the keys' fields (order, line, ... as the page lists).
+    changed = sorted({key for key, _ in a.items() ^ b.items()}, key=unpack)
+    return ChangedRows(changed, a, b, describe), len(a.keys() | b.keys()) - len(changed)
 
 
 def facts_of(s: Session, row: PlanRow) -> Facts:
@@ -136,15 +151,22 @@ def _pair_figures(s: Session, a_row: PlanRow, b_row: PlanRow) -> dict[str, Any]:
     a, b = _side(s, a_row), _side(s, b_row)
     fa, fb = a["facts"], b["facts"]
     agreements = fa.agreements | fb.agreements
-    pos, po_same = diff_quantities(_totals(fa.purchase_orders, PO_KEY, (a_row.edits or {}).get("purchase_orders")),
-                                   _totals(fb.purchase_orders, PO_KEY, (b_row.edits or {}).get("purchase_orders")))
-    for r in pos:
-        supplier, sku, location = agreements.get(r["key"][0]) or ("—", "—", "—")
-        r.update(agreement=r["key"][0], date=r["key"][1], supplier=supplier, sku=sku, location=location)
-    ships, ship_same = diff_quantities(_totals(fa.shipments, SHIPMENT_KEY, (a_row.edits or {}).get("shipments")),
-                                       _totals(fb.shipments, SHIPMENT_KEY, (b_row.edits or {}).get("shipments")))
-    for r in ships:
-        r.update(order=r["key"][0], line=r["key"][1], location=r["key"][2], date=r["key"][3])
+
+    def purchase_order(key: str) -> dict[str, Any]:
+        agreement, date = unpack(key)
+        supplier, sku, location = agreements.get(agreement) or ("—", "—", "—")
+        return {"agreement": agreement, "date": date, "supplier": supplier, "sku": sku, "location": location}
+
+    def shipment(key: str) -> dict[str, Any]:
+        order, line, location, date = unpack(key)
+        return {"order": order, "line": line, "location": location, "date": date}
+
+    pos, po_same = diff_quantities(_totals(fa.purchase_orders, (a_row.edits or {}).get("purchase_orders")),
+                                   _totals(fb.purchase_orders, (b_row.edits or {}).get("purchase_orders")),
+                                   purchase_order)
+    ships, ship_same = diff_quantities(_totals(fa.shipments, (a_row.edits or {}).get("shipments")),
+                                       _totals(fb.shipments, (b_row.edits or {}).get("shipments")),
+                                       shipment)
     orders = summary.order_changes(fa.orders, fb.orders)
     skus = summary.sku_changes(fa.skus, fb.skus)
     totals = {"lateness": summary.sum_of(orders, "lateness"), "shipping": summary.sum_of(orders, "shipping"),
@@ -163,7 +185,8 @@ def compare_context(s: Session, a_row: PlanRow, b_row: PlanRow, pages: dict[str,
     """
     pages = pages or dict.fromkeys(PAGE_PARAMS, 1)
     key = (a_row.id, _edits_key(a_row), b_row.id, _edits_key(b_row))
-    fig = PAIRS.get(key, lambda: _pair_figures(s, a_row, b_row))
+    with collector_paused():
+        fig = PAIRS.get(key, lambda: _pair_figures(s, a_row, b_row))
     a, b = ({"row": row} | side for row, side in zip((a_row, b_row), fig["sides"], strict=True))
     metrics: list[dict[str, Any]] = [{"label": "Total cost", "a": a["cost"], "b": b["cost"], "kind": "money",
                                       "higher": "worse", "total": True}]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockplan.api.compare_facts import OrderOutcome, SkuFigures
+from stockplan.api.compare_facts import OrderOutcome, SkuFigures, unpack
 
 #: Money under half a cent is no change.
 CENT = 0.005
@@ -32,18 +32,16 @@ def _money_differs(a: float | None, b: float | None) -> bool:
     return abs(a - b) >= CENT
 
 
-def order_changes(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def order_changes(a: dict[str, str], b: dict[str, str]) -> list[dict[str, Any]]:
     """One row per order whose outcome differs (or that one side only has), largest |cost change| first.
 
-    ``a``, ``b``: each order's stored :class:`OrderOutcome` (``stored()``); equal lists are no change.
+    ``a``, ``b``: each order's packed :class:`OrderOutcome`; equal strings are no change.
     """
     rows = []
-    for oid in a.keys() | b.keys():
+    for oid in {k for k, _ in a.items() ^ b.items()}:
         sa, sb = a.get(oid), b.get(oid)
-        if sa == sb:
-            continue
-        oa = OrderOutcome(*sa) if sa is not None else None
-        ob = OrderOutcome(*sb) if sb is not None else None
+        oa = OrderOutcome(*unpack(sa)) if sa is not None else None
+        ob = OrderOutcome(*unpack(sb)) if sb is not None else None
         if oa is not None and ob is not None and (
                 (oa.status, oa.promised, oa.by_due, oa.lost) == (ob.status, ob.promised, ob.by_due, ob.lost)
                 and not _money_differs(oa.lateness, ob.lateness) and not _money_differs(oa.shipping, ob.shipping)):
@@ -57,18 +55,16 @@ def order_changes(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> list[dict
     return sorted(rows, key=_sort_key)
 
 
-def sku_changes(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def sku_changes(a: dict[str, str], b: dict[str, str]) -> list[dict[str, Any]]:
     """One row per SKU whose decisions or figures differ, largest |spend + lateness + shipping change| first.
 
-    ``a``, ``b``: each SKU's stored :class:`SkuFigures` (``stored()``); equal lists are no change.
+    ``a``, ``b``: each SKU's packed :class:`SkuFigures`; equal strings are no change.
     """
     rows = []
-    for sku in a.keys() | b.keys():
+    for sku in {k for k, _ in a.items() ^ b.items()}:
         sa, sb = a.get(sku), b.get(sku)
-        if sa == sb:
-            continue
-        fa = SkuFigures(*sa) if sa is not None else None
-        fb = SkuFigures(*sb) if sb is not None else None
+        fa = SkuFigures(*unpack(sa)) if sa is not None else None
+        fb = SkuFigures(*unpack(sb)) if sb is not None else None
         if fa is not None and fb is not None and fa.decisions == fb.decisions and (
                 (fa.bought, fa.shipped, fa.lost) == (fb.bought, fb.shipped, fb.lost)
                 and not any(_money_differs(x, y) for x, y in ((fa.spend, fb.spend), (fa.lateness, fb.lateness),

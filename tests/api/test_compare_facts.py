@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stockplan.api.app import create_app
-from stockplan.api.compare_facts import VERSION, read_facts
+from stockplan.api.compare_facts import VERSION, read_facts, unpack
 from stockplan.api.db import PlanRow
 from stockplan.api.ui import compare as compare_module
 from tests.api.conftest import example_problem, service_settings
@@ -52,19 +52,26 @@ def test_a_stored_plan_carries_facts_whose_money_adds_up_to_its_costs(pair: Any)
         plan, record = view["plan"], stored(client, view["id"])
         assert record is not None and record["version"] == VERSION
         facts = read_facts(record)
+        orders = [unpack(o) for o in facts.orders.values()]
+        skus = [unpack(f) for f in facts.skus.values()]
         costs = plan["costs"]
         forecast = forecast_lost_sales(problem, plan)
         assert facts.forecast_lost_sales == pytest.approx(forecast)
         # Per order: lateness is backorder and lost sales without the forecast's; shipping is the plan's.
-        assert sum(o[5] for o in facts.orders.values()) == pytest.approx(
+        assert sum(o[5] for o in orders) == pytest.approx(
             costs["backorder"] + costs["lost_sales"] - forecast, abs=1e-4)
-        assert sum(o[6] for o in facts.orders.values()) == pytest.approx(costs["shipping"], abs=1e-4)
+        assert sum(o[6] for o in orders) == pytest.approx(costs["shipping"], abs=1e-4)
         # Per SKU: lateness with the forecast's lost sales; units bought are the purchase orders'.
-        assert sum(f[4] for f in facts.skus.values()) == pytest.approx(costs["backorder"] + costs["lost_sales"],
+        assert sum(f[4] for f in skus) == pytest.approx(costs["backorder"] + costs["lost_sales"],
                                                                      abs=1e-4)
-        assert sum(f[0] for f in facts.skus.values()) == sum(po["quantity"] for po in plan["purchase_orders"])
-        assert facts.shipments["units"] == [sh["quantity"] for sh in plan["shipments"]]
-        assert facts.purchase_orders["agreement"] == [po["agreement"] for po in plan["purchase_orders"]]
+        assert sum(f[0] for f in skus) == sum(po["quantity"] for po in plan["purchase_orders"])
+        # Each decision of the plan, by index: its key and its units; the units per key add them up.
+        ships, pos = facts.shipments, facts.purchase_orders
+        assert ships["each"] == [sh["quantity"] for sh in plan["shipments"]]
+        assert [unpack(ships["key"][k])[:3] for k in ships["at"]] == [[sh["order"], sh["line"], sh["location"]]
+                                                                      for sh in plan["shipments"]]
+        assert [unpack(pos["key"][k])[0] for k in pos["at"]] == [po["agreement"] for po in plan["purchase_orders"]]
+        assert sum(ships["units"]) == sum(ships["each"]) and len(set(ships["key"])) == len(ships["key"])
     assert stored(client, a["id"])["problem"] == stored(client, b["id"])["problem"]  # type: ignore[index]
 
 

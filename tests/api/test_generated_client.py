@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from stockplan.benchmarks.generator import generate
 from tests.api.conftest import EXAMPLES, service_settings
 
 DRIVER = Path(__file__).with_name("generated_client_lifecycle.py")
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: Every operation of the document, as the generator names its modules (one per operationId, by tag).
 MODULES = {
@@ -164,3 +166,27 @@ def test_the_generated_client_cancels_a_running_job(
     """1,000 orders with a 300 s time limit: cancelled while it runs (202), the job ends ``canceled``."""
     out = drive(generated, server, "cancel", str(problems["small-0"]))
     assert " canceled " in out, out
+
+
+def readme_blocks() -> tuple[str, str]:
+    """The README's generated-client snippet (the python block using ``stockplan_client``) and what it prints."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", readme, re.DOTALL | re.MULTILINE)
+    (at,) = [i for i, (lang, code) in enumerate(blocks) if lang == "python" and "stockplan_client" in code]
+    assert blocks[at + 1][0] == "text", "README: the snippet's output follows it"
+    return blocks[at][1], blocks[at + 1][1]
+
+
+def test_the_readme_snippet_is_true(generated: tuple[Path, str], server: tuple[str, str], tmp_path: Path) -> None:
+    """The README's snippet, run as printed (its server and key swapped for the test's), prints what it says."""
+    client, _ = generated
+    base, key = server
+    code, printed = readme_blocks()
+    assert 'base_url="http://127.0.0.1:8000"' in code and 'token="spk_..."' in code
+    script = tmp_path / "readme_snippet.py"
+    script.write_text(code.replace("http://127.0.0.1:8000", base).replace('"spk_..."', f'"{key}"'))
+    run = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=tool_env(PYTHONPATH=str(client)),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # The key's owner is the actor of the decisions: the README's key is alice's, the test's the integrator's.
+    assert run.stdout == printed.replace(" alice ", " integrator "), run.stdout

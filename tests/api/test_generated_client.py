@@ -55,7 +55,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("generated-client")
     doc = folder / "openapi.json"
     doc.write_text(json.dumps(create_app(service_settings("sqlite://"), run_jobs=False).openapi(), indent=1))
-    run = subprocess.run([str(BIN / "openapi-python-client"), "generate", "--path", str(doc),
+    run = subprocess.run([sys.executable, "-m", "openapi_python_client", "generate", "--path", str(doc),
                           "--output-path", str(folder / "client")],
                          cwd=folder, env=tool_env(), capture_output=True, text=True, timeout=300)
     output = run.stdout + run.stderr

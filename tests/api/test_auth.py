@@ -23,7 +23,7 @@ from sqlalchemy import func, select, text, update
 from stockplan.api import auth
 from stockplan.api.app import create_app
 from stockplan.api.db import AuditEntry, Job, PlanRow, now
-from tests.api.conftest import example_problem, service_settings, wait_for_job
+from tests.api.conftest import example_problem, free_port, service_settings, wait_for_job
 
 PROBLEM = "three-customers"
 
@@ -213,12 +213,6 @@ def test_the_database_stores_no_plaintext_key(database_url: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- serve
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_refuses_a_public_address_without_keys(tmp_path: Path) -> None:

@@ -14,19 +14,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from stockplan.api.app import create_app
 from stockplan.benchmarks.generator import generate
-from tests.api.conftest import EXAMPLES, service_settings
+from tests.api.conftest import EXAMPLES, served, service_settings
 
 DRIVER = Path(__file__).with_name("generated_client_lifecycle.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,13 +60,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return folder / "client", output
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """``stockplan serve`` on a free port and a fresh SQLite file holding one API key: (base URL, key)."""
@@ -81,31 +71,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     assert created.returncode == 0, created.stdout + created.stderr
     key = created.stdout.strip().splitlines()[-1]
     assert key.startswith("spk_"), created.stdout
-    port = free_port()
-    log_path = folder / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "stockplan.api.cli", "serve", "--port", str(port),
-                                 "--database-url", url], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"stockplan serve did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with served(folder, url, env, ready="/readyz") as base:
         yield base, key
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,20 +29,13 @@ from stockplan.models.plan import load_plan
 from stockplan.models.validation import load_problem
 from stockplan.solver.evaluator import evaluate
 from stockplan.solver.processes import group_members
-from tests.api.conftest import example_problem, wait_until
+from tests.api.conftest import example_problem, free_port, wait_until
 
 FINISHED = ("succeeded", "failed", "canceled")
 pytestmark = pytest.mark.slow  # each test starts real servers and solver processes
 
 
 # ---------------------------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def proc_stat(pid: int) -> tuple[str, int] | None:

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import example_problem
+from tests.api.conftest import example_problem, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,45 +43,14 @@ MISSING = missing_browser()
 needs_browser = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``stockplan serve`` on a free port and a fresh database (local development mode); its base URL."""
     folder = tmp_path_factory.mktemp("browser")
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKPLAN_")}
     env.update(STOCKPLAN_WORKERS="2", STOCKPLAN_DEFAULT_TIME_LIMIT="30", STOCKPLAN_MAX_WAIT="60")
-    log_path = folder / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "stockplan.api.cli", "serve", "--port", str(port),
-                                 "--database-url", f"sqlite:///{folder / 'stockplan.db'}"],
-                                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"stockplan serve did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with served(folder, f"sqlite:///{folder / 'stockplan.db'}", env) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def solve(base: str, name: str | dict[str, Any], scenario: str, time_limit: float | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,6 +30,11 @@ from stockplan.models.problem import Problem
 
 #: The layout of ``plans.compare``; a record of another version is worked out again.
 VERSION = 4
+
+
+def _money(value: float | None) -> float | None:
+    """Money to a millionth: far below the cent the pages show, and a short number in JSON."""
+    return None if value is None else round(value, 6)
 
 
 @dataclass
@@ -45,7 +50,9 @@ class OrderOutcome:
     shipping: float = 0.0
 
     def stored(self) -> list[Any]:
-        return [self.customer, self.status, self.promised, self.by_due, self.lost, self.lateness, self.shipping]
+        """The fields in order (read back by ``OrderOutcome(*fields)``), money to a millionth."""
+        return [self.customer, self.status, self.promised, self.by_due, self.lost, _money(self.lateness),
+                _money(self.shipping)]
 
 
 @dataclass
@@ -61,7 +68,9 @@ class SkuFigures:
     decisions: str = ""
 
     def stored(self) -> list[Any]:
-        return [self.bought, self.spend, self.shipped, self.lost, self.lateness, self.shipping, self.decisions]
+        """The fields in order (read back by ``SkuFigures(*fields)``), money to a millionth."""
+        return [self.bought, _money(self.spend), self.shipped, self.lost, _money(self.lateness),
+                _money(self.shipping), self.decisions]
 
 
 def _add(total: float | None, value: Any) -> float | None:
@@ -111,15 +120,14 @@ class _Scan:
             self._dates[p] = self.problem.horizon.date_of(p).isoformat()
         return self._dates[p]
 
-    def purchase_orders(self) -> dict[str, list[Any]]:
-        """Units bought and spend per SKU; the purchase orders' columns (agreement, date, units)."""
+    def purchase_orders(self) -> tuple[list[str], list[int]]:
+        """Units bought and spend per SKU; each purchase order's key (agreement, placement date) and units."""
         sku_of = {ag.id: ag.sku for ag in self.problem.agreements}
-        cols: dict[str, list[Any]] = {"agreement": [], "date": [], "units": []}
+        keys, quantities = [], []
         for po in self.plan.get("purchase_orders") or ():
             agreement, units = po["agreement"], int(po["quantity"])
-            cols["agreement"].append(agreement)
-            cols["date"].append(self.day(po["period"]))
-            cols["units"].append(units)
+            keys.append(pack([agreement, self.day(po["period"])]))
+            quantities.append(units)
             sku = sku_of.get(agreement)
             if sku is not None:
                 self.skus[sku].bought += units
@@ -127,20 +135,17 @@ class _Scan:
                 self.entries[sku].append(("po", agreement, int(po["period"]), lines, units))
         for po in self.report.get("purchase_orders") or ():
             self.skus[po["sku"]].spend = _add(self.skus[po["sku"]].spend, po["cost"])
-        return cols
+        return keys, quantities
 
-    def shipments(self) -> dict[str, list[Any]]:
+    def shipments(self) -> tuple[list[str], list[int]]:
         """Units shipped and shipping (``ship_cost[warehouse] × units``, as the evaluator counts it) per SKU and
-        per order; the shipments' columns (order, line, location, date, units)."""
+        per order; each shipment's key (order, line, warehouse, ship date) and units."""
         lines = {o.id: (o.ship_cost or {}, [ln.sku for ln in o.lines]) for o in self.problem.orders}
-        cols: dict[str, list[Any]] = {"order": [], "line": [], "location": [], "date": [], "units": []}
+        keys, quantities = [], []
         for sh in self.plan.get("shipments") or ():
             order, line, location, units = sh["order"], int(sh["line"]), sh["location"], int(sh["quantity"])
-            cols["order"].append(order)
-            cols["line"].append(line)
-            cols["location"].append(location)
-            cols["date"].append(self.day(sh["period"]))
-            cols["units"].append(units)
+            keys.append(pack([order, line, location, self.day(sh["period"])]))
+            quantities.append(units)
             ship_cost, skus = lines.get(order, ({}, []))
             if not 0 <= line < len(skus):
                 continue
@@ -151,7 +156,7 @@ class _Scan:
                 money = ship_cost[location] * units
                 figures.shipping += money
                 self.order_shipping[order] += money
-        return cols
+        return keys, quantities
 
     def forecast(self) -> float:
         """The fills as decisions, the unfilled forecast as lost units and lost sales; their total lost sales."""
@@ -201,11 +206,6 @@ def problem_digest(problem: Problem) -> str:
     return hashlib.sha256(problem.canonical().model_dump_json().encode()).hexdigest()
 
 
-def _money(value: float | None) -> float | None:
-    """Money to a millionth: far below the cent the pages show, and a short number in JSON."""
-    return None if value is None else round(value, 6)
-
-
 def plan_facts(plan: dict[str, Any], problem: Problem) -> dict[str, Any]:
     """The plan's ``plans.compare`` record: plain JSON, read back by :func:`read_facts`.
 
@@ -217,26 +217,18 @@ def plan_facts(plan: dict[str, Any], problem: Problem) -> dict[str, Any]:
     scan = _Scan(plan, problem)
     pos, ships = scan.purchase_orders(), scan.shipments()
     forecast_lost_sales = scan.forecast()
-    orders = {k: o.stored() for k, o in scan.orders().items()}
-    skus = {k: f.stored() for k, f in scan.sku_figures().items()}
-    for row in orders.values():  # lateness, shipping
-        row[5], row[6] = _money(row[5]), _money(row[6])
-    for row in skus.values():  # spend, lateness, shipping
-        row[1], row[4], row[5] = _money(row[1]), _money(row[4]), _money(row[5])
-    agreements = {ag.id: ag for ag in problem.agreements}
+    used = {po["agreement"] for po in plan.get("purchase_orders") or ()}
     return {
         "version": VERSION,
         "problem": problem_digest(problem),
         "reported": bool(plan.get("report")),
-        "orders": {k: pack(v) for k, v in orders.items()},
-        "skus": {k: pack(v) for k, v in skus.items()},
+        "orders": {k: pack(o.stored()) for k, o in scan.orders().items()},
+        "skus": {k: pack(f.stored()) for k, f in scan.sku_figures().items()},
         "forecast_lost_sales": forecast_lost_sales,
-        "purchase_orders": _decisions([pack([a, d]) for a, d in zip(pos["agreement"], pos["date"], strict=True)],
-                                      pos["units"]),
-        "shipments": _decisions([pack(list(k)) for k in zip(ships["order"], ships["line"], ships["location"],
-                                                            ships["date"], strict=True)], ships["units"]),
-        "agreements": {a: [agreements[a].supplier, agreements[a].sku, agreements[a].location or "dropship"]
-                       for a in sorted(set(pos["agreement"])) if a in agreements},
+        "purchase_orders": _decisions(*pos),
+        "shipments": _decisions(*ships),
+        "agreements": {ag.id: [ag.supplier, ag.sku, ag.location or "dropship"]
+                       for ag in sorted(problem.agreements, key=lambda ag: ag.id) if ag.id in used},
     }
 
 
@@ -285,7 +277,7 @@ class Facts:
     forecast_lost_sales: float
     purchase_orders: dict[str, list[Any]]  # key (agreement, date; packed), units, at, each: see _decisions
     shipments: dict[str, list[Any]]  # key (order, line, location, date; packed), units, at, each
-    agreements: dict[str, list[str]] = field(default_factory=dict)
+    agreements: dict[str, list[str]]  # supplier, SKU, location of each agreement the plan buys on
 
 
 def read_facts(record: dict[str, Any]) -> Facts:
@@ -302,4 +294,4 @@ def read_facts(record: dict[str, Any]) -> Facts:
 
 def is_current(record: dict[str, Any] | None) -> bool:
     """Whether a stored record has this module's layout (else it is worked out again)."""
-    return bool(record) and record.get("version") == VERSION  # type: ignore[union-attr]
+    return record is not None and record.get("version") == VERSION
